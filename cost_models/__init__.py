@@ -1,0 +1,1 @@
+"""cost_models: the query layer, ``evaluate(workload, target, design) -> CostReport``."""

@@ -1,0 +1,208 @@
+"""Frozen hardware spec records. Only ``hwsim.spec.loader`` reads files; these only validate.
+
+Units are in the field names. Every record validates all its fields in ``__post_init__`` and
+raises one :class:`~hwsim.errors.SpecError` listing every problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.errors import Checker, SpecError
+
+
+def _check_ints(c: Checker, obj: object, names: tuple[str, ...], minimum: int) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+        c.require(ok, name, value, f"must be an int >= {minimum}")
+
+
+def _check_floats(c: Checker, obj: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        c.positive(name, getattr(obj, name))
+
+
+@dataclass(frozen=True, slots=True)
+class FpgaDevice:
+    """An FPGA part on a board: resource limits, fabric clock and DRAM bandwidth.
+
+    Resource counts come from the vendor's product tables (cited per preset).
+    """
+
+    part: str
+    lut: int
+    ff: int
+    dsp: int
+    bram36: int
+    uram: int = 0
+    clock_mhz: float = 100.0
+    dram_bytes_per_cycle: float = 8.0  # at clock_mhz; 64-bit AXI HP port = 8 bytes/cycle
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        c.require(isinstance(self.part, str) and bool(self.part), "part", self.part,
+                  "must be a non-empty string")
+        _check_ints(c, self, ("lut", "ff", "dsp", "bram36"), 1)
+        _check_ints(c, self, ("uram",), 0)
+        _check_floats(c, self, ("clock_mhz", "dram_bytes_per_cycle"))
+        c.raise_if_any(SpecError, "FpgaDevice")
+
+
+@dataclass(frozen=True, slots=True)
+class DspCore:
+    """DSP-based GEMM core: a ``block_rows x block_cols`` block of MACs (16x16 in N3H-Core, after
+    TVM's VTA), input buffer ``input_buffer_depth`` (Dl) and weight buffer ``weight_buffer_depth``
+    (Dr) entries deep. Weights are 8-bit; with activations of at most ``pack_act_bits`` bits two
+    MACs share one DSP slice (REFERENCE.md section 2).
+    """
+
+    block_rows: int = 16
+    block_cols: int = 16
+    input_buffer_depth: int = 2048
+    weight_buffer_depth: int = 1024
+    weight_bits: int = 8
+    pack_act_bits: int = 4
+    macs_per_dsp_packed: int = 2
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        _check_ints(c, self, ("block_rows", "block_cols", "input_buffer_depth",
+                              "weight_buffer_depth", "macs_per_dsp_packed"), 1)
+        c.in_range("weight_bits", self.weight_bits, 1, 16)
+        c.in_range("pack_act_bits", self.pack_act_bits, 0, 16)
+        c.raise_if_any(SpecError, "DspCore")
+
+
+@dataclass(frozen=True, slots=True)
+class LutCore:
+    """BISMO-style bit-serial GEMM array ``rows x depth_bits x cols`` (Dm x Dk x Dn),
+    Umuroglu et al. FPL'18; activation buffer ``act_buffer_depth`` (LMEM) and weight buffer
+    ``weight_buffer_depth`` entries deep; DRAM word ``dram_bits_per_cycle`` (f = 64).
+    """
+
+    rows: int = 8
+    depth_bits: int = 128
+    cols: int = 16
+    act_buffer_depth: int = 1024
+    weight_buffer_depth: int = 1024
+    dram_bits_per_cycle: int = 64
+    max_bits: int = 8
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        _check_ints(c, self, ("rows", "depth_bits", "cols", "act_buffer_depth",
+                              "weight_buffer_depth", "dram_bits_per_cycle"), 1)
+        c.in_range("max_bits", self.max_bits, 1, 16)
+        if isinstance(self.depth_bits, int) and self.depth_bits % 64:
+            c.add("depth_bits", self.depth_bits, "must be a multiple of 64 (BISMO's Dk)")
+        c.raise_if_any(SpecError, "LutCore")
+
+
+@dataclass(frozen=True, slots=True)
+class SystolicArray:
+    """Systolic-array ASIC (SCALE-Sim style): ``rows x cols`` PEs, on-chip SRAM per operand,
+    dataflow ``ws`` / ``os`` / ``is``, DRAM bandwidth in bytes per cycle."""
+
+    rows: int = 32
+    cols: int = 32
+    dataflow: str = "ws"
+    ifmap_sram_kib: int = 256
+    filter_sram_kib: int = 256
+    ofmap_sram_kib: int = 128
+    clock_mhz: float = 1000.0
+    dram_bytes_per_cycle: float = 16.0
+    bits: int = 8
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        _check_ints(c, self, ("rows", "cols", "ifmap_sram_kib", "filter_sram_kib",
+                              "ofmap_sram_kib"), 1)
+        c.require(self.dataflow in ("ws", "os", "is"), "dataflow", self.dataflow,
+                  "must be one of 'ws', 'os', 'is'")
+        _check_floats(c, self, ("clock_mhz", "dram_bytes_per_cycle"))
+        c.in_range("bits", self.bits, 1, 32)
+        c.raise_if_any(SpecError, "SystolicArray")
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    """A GPU described by its peak throughput and memory bandwidth (roofline level); measured
+    latency tables refine it."""
+
+    model: str
+    peak_tflops: float
+    memory_gbps: float
+    memory_gib: float
+    sm_count: int = 1
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        c.require(isinstance(self.model, str) and bool(self.model), "model", self.model,
+                  "must be a non-empty string")
+        _check_floats(c, self, ("peak_tflops", "memory_gbps", "memory_gib"))
+        _check_ints(c, self, ("sm_count",), 1)
+        c.raise_if_any(SpecError, "Gpu")
+
+
+@dataclass(frozen=True, slots=True)
+class LstmAccelerator:
+    """A TT/HT LSTM accelerator (TIE, ISCA'19; FDHT-LSTM, IEEE TC'22): ``pes`` multipliers,
+    ``banks`` single- or multi-port working-memory banks, clock and area."""
+
+    style: str = "tie"
+    pes: int = 16
+    banks: int = 16
+    bank_ports: int = 1
+    clock_mhz: float = 1000.0
+    area_mm2: float = 1.74
+    bits: int = 16
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        c.require(self.style in ("tie", "fdht"), "style", self.style, "must be 'tie' or 'fdht'")
+        _check_ints(c, self, ("pes", "banks", "bank_ports"), 1)
+        _check_floats(c, self, ("clock_mhz", "area_mm2"))
+        c.in_range("bits", self.bits, 1, 32)
+        c.raise_if_any(SpecError, "LstmAccelerator")
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    """A named hardware preset: any combination of the components above.
+
+    ``fpga`` alone describes a board; ``fpga`` with ``dsp_core`` and ``lut_core`` describes an
+    N3H-Core style heterogeneous accelerator on it.
+    """
+
+    name: str
+    description: str = ""
+    source: str = ""
+    fpga: FpgaDevice | None = None
+    dsp_core: DspCore | None = None
+    lut_core: LutCore | None = None
+    systolic_array: SystolicArray | None = None
+    gpu: Gpu | None = None
+    lstm_accelerator: LstmAccelerator | None = None
+
+    def __post_init__(self) -> None:
+        c = Checker()
+        c.require(isinstance(self.name, str) and bool(self.name), "name", self.name,
+                  "must be a non-empty string")
+        components = ("fpga", "dsp_core", "lut_core", "systolic_array", "gpu", "lstm_accelerator")
+        c.require(any(getattr(self, n) is not None for n in components), "name", self.name,
+                  f"a preset needs at least one of {', '.join(components)}")
+        if (self.dsp_core or self.lut_core) and self.fpga is None:
+            c.add("fpga", None, "dsp_core / lut_core need an [fpga] section to sit on")
+        c.raise_if_any(SpecError, f"hardware {self.name!r}")
+
+
+COMPONENTS: dict[str, type] = {
+    "fpga": FpgaDevice,
+    "dsp_core": DspCore,
+    "lut_core": LutCore,
+    "systolic_array": SystolicArray,
+    "gpu": Gpu,
+    "lstm_accelerator": LstmAccelerator,
+}
+"""TOML section name -> record class for each component a preset may hold."""
