@@ -54,7 +54,10 @@ class DspCore:
     """DSP-based GEMM core: a ``block_rows x block_cols`` block of MACs (16x16 in N3H-Core, after
     TVM's VTA), input buffer ``input_buffer_depth`` (Dl) and weight buffer ``weight_buffer_depth``
     (Dr) entries deep. Weights are 8-bit; with activations of at most ``pack_act_bits`` bits two
-    MACs share one DSP slice (REFERENCE.md section 2).
+    MACs share one DSP slice (REFERENCE.md section 2), which doubles the reduction depth of a
+    block (N3H-Core's ``T_k = ceil(k/32)``). A block takes ``cycles_per_block`` cycles (2 in
+    N3H-Core's ``EX`` term), so the core needs ``rows*cols/cycles_per_block`` DSP slices at any
+    activation width: 128 for the 16x16 block, as REFERENCE.md section 2 states for W8A4.
     """
 
     block_rows: int = 16
@@ -64,11 +67,13 @@ class DspCore:
     weight_bits: int = 8
     pack_act_bits: int = 4
     macs_per_dsp_packed: int = 2
+    cycles_per_block: int = 2  # N3H-Core's EX term: 2 cycles per (pixel, block, k-tile)
 
     def __post_init__(self) -> None:
         c = Checker()
         _check_ints(c, self, ("block_rows", "block_cols", "input_buffer_depth",
-                              "weight_buffer_depth", "macs_per_dsp_packed"), 1)
+                              "weight_buffer_depth", "macs_per_dsp_packed",
+                              "cycles_per_block"), 1)
         c.in_range("weight_bits", self.weight_bits, 1, 16)
         c.in_range("pack_act_bits", self.pack_act_bits, 0, 16)
         c.raise_if_any(SpecError, "DspCore")
