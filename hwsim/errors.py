@@ -52,7 +52,7 @@ class WorkloadError(RecordError):
 
 
 class UnknownNameError(CodesignError, KeyError):
-    """A name (workload, preset, target) that is not registered; the message lists the known ones."""
+    """A name (workload, preset, target) that is not registered; the message lists known ones."""
 
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
         self.kind = kind

@@ -267,7 +267,8 @@ class LstmCell(Layer):
         return 4 * self.hidden_size
 
     def shape_str(self) -> str:
-        return f"x{self.input_size} h{self.hidden_size} -> 4x{self.hidden_size} over {self.steps} steps"
+        return (f"x{self.input_size} h{self.hidden_size} -> 4x{self.hidden_size} "
+                f"over {self.steps} steps")
 
 
 def _prod(values: tuple[int, ...]) -> int:
@@ -415,7 +416,8 @@ def _check_modes(c: Checker, in_modes: object, out_modes: object) -> None:
             not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in modes
         ):
             c.add(name, modes, "must be a non-empty tuple of ints >= 1")
-    if isinstance(in_modes, tuple) and isinstance(out_modes, tuple) and len(in_modes) != len(out_modes):
+    both = isinstance(in_modes, tuple) and isinstance(out_modes, tuple)
+    if both and len(in_modes) != len(out_modes):  # type: ignore[arg-type]
         c.add("out_modes", out_modes, f"must have as many modes as in_modes ({len(in_modes)})")
 
 
@@ -483,7 +485,8 @@ class MoEExperts(Layer):
         return self.hidden
 
     def shape_str(self) -> str:
-        shared = f" + {self.shared_experts} shared x{self.shared_ffn}" if self.shared_experts else ""
+        shared = (f" + {self.shared_experts} shared x{self.shared_ffn}"
+                  if self.shared_experts else "")
         return (f"{self.tokens} tok, {self.experts} experts top-{self.top_k}, "
                 f"{self.hidden} -> {self.expert_ffn}{shared}")
 
@@ -607,7 +610,8 @@ class Tucker2Conv(Layer):
     def shape_str(self) -> str:
         return (f"{self.in_channels}x{self.in_height}x{self.in_width} -> "
                 f"{self.out_channels}x{self.out_height}x{self.out_width} "
-                f"k{self.kernel_h}x{self.kernel_w} s{self.stride} r({self.rank_in},{self.rank_out})")
+                f"k{self.kernel_h}x{self.kernel_w} s{self.stride} "
+                f"r({self.rank_in},{self.rank_out})")
 
 
 LAYER_TYPES: dict[str, type[Layer]] = {

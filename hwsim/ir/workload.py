@@ -77,7 +77,8 @@ class Workload:
             else:
                 seen[layer.name] = i
         if self.edges is None:
-            object.__setattr__(self, "edges", tuple((i, i + 1) for i in range(len(self.layers) - 1)))
+            chain = tuple((i, i + 1) for i in range(len(self.layers) - 1))
+            object.__setattr__(self, "edges", chain)
         else:
             object.__setattr__(self, "edges", tuple((int(a), int(b)) for a, b in self.edges))
             for a, b in self.edges or ():

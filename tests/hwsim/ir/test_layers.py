@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -122,7 +123,7 @@ def test_tt_full_rank_chain_shapes_compose():
     tt = TTLinear("tt", (2, 3, 5), (7, 11, 13), (1, 2, 3, 1), tokens=4)
     stages = tt.gemms()
     # Each stage's output (rows x cols) is the next stage's input (rows x inner).
-    for a, b in zip(stages, stages[1:], strict=False):
+    for a, b in itertools.pairwise(stages):
         assert a.m * a.n == b.m * b.k
     assert stages[0].m * stages[0].k == 4 * 2 * 3 * 5
     assert stages[-1].m * stages[-1].n == 4 * 7 * 11 * 13
