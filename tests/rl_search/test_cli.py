@@ -1,0 +1,93 @@
+"""The ``codesign`` command line: output, JSON, and clean failures on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwsim.ir import zoo
+from rl_search.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_workloads_list_names_every_zoo_model(capsys):
+    code, out, _ = run(capsys, "workloads", "list")
+    assert code == 0
+    for name in zoo.names():
+        assert name in out
+    code, out, _ = run(capsys, "workloads", "list", "--json")
+    entries = json.loads(out)
+    assert {e["name"] for e in entries} == set(zoo.names())
+    r18 = next(e for e in entries if e["name"] == "resnet18")
+    assert r18["layers"] == 21 and r18["macs"] == zoo.get("resnet18").macs
+
+
+def test_workloads_show_table_and_json(capsys):
+    code, out, _ = run(capsys, "workloads", "show", "resnet18")
+    assert code == 0
+    assert "12,544" in out and "layer4.1.conv2" in out and "1,814,073,344 MACs" in out
+    code, out, _ = run(capsys, "workloads", "show", "resnet18", "--json")
+    data = json.loads(out)
+    gemms = [(g["m"], g["k"], g["n"]) for layer in data["layers"] for g in layer["gemms"]]
+    assert gemms[0] == (12544, 147, 64) and gemms[-1] == (1, 512, 1000) and len(gemms) == 21
+    assert data["layers"][7]["name"] == "layer2.0.downsample.0"
+
+
+def test_workloads_show_params(capsys):
+    code, out, _ = run(capsys, "workloads", "show", "lstm-ucf", "--param", "variant=tt", "--json")
+    assert code == 0
+    kinds = [layer["kind"] for layer in json.loads(out)["layers"]]
+    assert "tt_linear" in kinds
+
+
+def test_workloads_show_toml_file(capsys, tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text('[workload]\nname = "tiny"\n\n[[layers]]\nkind = "linear"\nname = "fc"\n'
+                    "in_features = 64\nout_features = 10\n")
+    code, out, _ = run(capsys, "workloads", "show", str(path))
+    assert code == 0 and "tiny" in out and "640" in out
+
+
+def test_hardware_list_and_show(capsys):
+    code, out, _ = run(capsys, "hardware", "list")
+    assert code == 0 and "zcu102" in out and "n3h-pynq-z2" in out
+    code, out, _ = run(capsys, "hardware", "show", "zcu102", "--json")
+    data = json.loads(out)
+    assert data["fpga"]["lut"] == 274_080 and data["fpga"]["dsp"] == 2_520
+    code, out, _ = run(capsys, "hardware", "show", "pynq-z2")
+    assert "53,200" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("workloads", "show", "resnet19"), "known: "),
+        (("hardware", "show", "zcu999"), "zcu102"),
+        (("workloads", "show", "resnet18", "--param", "depth"), "key=value"),
+        (("workloads", "show", "mixtral-8x7b", "--param", "bogus=1"), "bogus"),
+    ],
+)
+def test_bad_names_exit_nonzero_with_message(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_bad_preset_file_lists_every_problem_without_traceback(tmp_path):
+    path = tmp_path / "board.toml"
+    path.write_text('[preset]\nname = "board"\n\n[fpga]\npart = "x"\nlut = 0\nff = "many"\n'
+                    "dsp = -4\nbram36 = 10\ncolour = 1\n")
+    proc = subprocess.run([sys.executable, "-m", "rl_search.cli", "hardware", "show", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    for key in ("lut", "ff", "dsp", "colour"):
+        assert f"[fpga] {key}" in proc.stderr, proc.stderr
+    assert "board.toml" in proc.stderr
