@@ -190,6 +190,50 @@ def cmd_hardware_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- estimate
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    import cost_models
+
+    wl = load_workload(args.workload, _parse_params(args.param))
+    target = cost_models.get_target(args.target)
+    if args.design:
+        design = cost_models.load_design(args.design, wl)
+    else:
+        design = cost_models.default_design(wl, balance=args.balance)
+    report = target.evaluate(wl, design, fidelity=args.fidelity)
+    if args.json:
+        print(report.to_json())
+        return 0 if report.feasible or not args.strict else 1
+    print(f"{wl.name} on {report.target} ({report.fidelity}): {report.total_cycles:,.0f} cycles = "
+          f"{report.latency_ms:.3f} ms at {report.clock_mhz:g} MHz")
+    rows = []
+    for i, layer in enumerate(report.layers):
+        rows.append((i, layer.name, f"{layer.m}x{layer.n}x{layer.k}"
+                     + (f" x{layer.count}" if layer.count > 1 else ""),
+                     f"W{layer.weight_bits}A{layer.act_bits}", f"{layer.lut_fraction:.3f}",
+                     layer.lut_channels, round(layer.dsp_cycles), round(layer.lut_cycles),
+                     round(layer.cycles), layer.bound.upper(), round(layer.dram_bytes / 1024)))
+    print()
+    print(_table(("#", "layer", "m x n x k", "bits", "lut_frac", "LUT ch", "DSP cycles",
+                  "LUT cycles", "cycles", "bound", "DRAM KiB"), rows))
+    print(f"\ntotal: {report.total_cycles:,.0f} cycles, {report.latency_ms:.3f} ms, "
+          f"{report.dram_bytes / 2**20:,.1f} MiB DRAM traffic")
+    print("\nresources (used / limit):")
+    res_rows = [(key.upper(), used, report.limits[key],
+                 f"{100 * used / report.limits[key]:.1f}%" if report.limits[key] else "-")
+                for key, used in report.resources.items() if report.limits.get(key) or used]
+    print(_table(("resource", "used", "limit", "util"), res_rows))
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.feasible:
+        print("\nFEASIBLE")
+    else:
+        print("\nINFEASIBLE: " + "; ".join(report.violations))
+    return 0 if report.feasible or not args.strict else 1
+
+
 # ----------------------------------------------------------------------------------- parser
 
 
@@ -222,6 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hardware", help="preset name or .toml file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_hardware_show)
+
+    p = sub.add_parser("estimate", help="latency and resources of a design on a target")
+    p.add_argument("--workload", default="resnet18", help="zoo name or workload .toml")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="builder parameter of a zoo workload")
+    p.add_argument("--target", default="n3h-zcu102",
+                   help="hardware preset with a cost model (e.g. n3h-pynq-z2) or a .toml file")
+    p.add_argument("--design", help="design .toml (default: first/last W8A8, others W4A4, "
+                   "each layer at its balance point)")
+    p.add_argument("--balance", choices=("exact", "n3h-sweep"), default="exact",
+                   help="balance-point rule of the default design")
+    p.add_argument("--fidelity", choices=("analytic", "cycle"), default="analytic")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true", help="exit 1 when the design is infeasible")
+    p.set_defaults(func=cmd_estimate)
     return parser
 
 

@@ -1,0 +1,250 @@
+"""Heterogeneous FPGA target: a DSP GEMM core and a BISMO LUT GEMM core side by side (N3H-Core).
+
+Per layer, ``lut_fraction`` of the output channels run on the LUT core at the design's weight and
+activation bits; the rest run on the DSP core with 8-bit weights. The cores run concurrently and
+the layer takes as long as the slower one; layers run one after another (REFERENCE.md section 1).
+
+Fidelities: ``analytic`` (N3H-Core's released equations, :mod:`hwsim.fpga.analytic`) and
+``cycle`` (the stage-level simulation, :mod:`hwsim.fpga.cycle`, which adds DRAM contention).
+
+DRAM traffic reported at the ``analytic`` tier is a first-order count derived from the same
+tiling the equations assume (see :func:`dram_bytes`); the ``cycle`` tier counts what its
+simulated DMA moves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cost_models.design import Design, DesignError, default_design
+from cost_models.report import CostReport, LayerCost
+from cost_models.targets import Target, register_target
+from hwsim.errors import Problem
+from hwsim.fpga import analytic
+from hwsim.fpga.resources import Resources, check_feasible, total_resources
+from hwsim.ir import Workload
+from hwsim.spec import DspCore, Hardware, LutCore
+
+FloatArray = npt.NDArray[np.float64]
+
+DSP_MAX_ACT_BITS = 8
+"""The DSP core's operands are 8-bit (N3H-Core); activations above 8 bits are malformed."""
+
+
+def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
+               lut: LutCore, dsp: DspCore) -> int:
+    """First-order DRAM traffic of one GEMM split between the cores (bytes).
+
+    LUT core (BISMO): every m-tile of activations is fetched once (``Dm*ceil(m/Dm)`` rows of
+    ``k*a_bits`` bits), the weights once per activation-buffer round ``F_L``, and 32-bit results
+    written back. DSP core (VTA-like): inputs (8-bit storage) re-read once per weight-buffer
+    group, weights once per input-buffer group, 8-bit outputs. Both follow the loop nests of
+    the N3H-Core equations (REFERENCE.md section 1).
+    """
+    total = 0.0
+    if n_lut:
+        t_k = -(-k // lut.depth_bits)
+        regions = max(lut.act_buffer_depth // (t_k * a_bits), 1)
+        t_m = -(-m // lut.rows)
+        rounds = -(-t_m // regions)
+        n_pad = -(-n_lut // lut.cols) * lut.cols
+        total += t_m * lut.rows * k * a_bits / 8 + rounds * n_pad * k * w_bits / 8 + m * n_lut * 4
+    if n_dsp:
+        packed = a_bits <= dsp.pack_act_bits
+        t_k = -(-k // (dsp.block_rows * (2 if packed else 1)))
+        rows_per_group = max(dsp.input_buffer_depth // t_k, 1)
+        blocks_per_group = max(dsp.weight_buffer_depth // t_k // 2, 1)
+        t_n = -(-n_dsp // dsp.block_cols)
+        input_groups = -(-m // rows_per_group)
+        weight_groups = -(-t_n // blocks_per_group)
+        total += m * k * weight_groups + t_n * dsp.block_cols * k * input_groups + m * n_dsp
+    return math.ceil(total)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Costs of many designs of one workload: float64/bool arrays of shape ``[n_designs]``."""
+
+    cycles: FloatArray
+    latency_ms: FloatArray
+    feasible: npt.NDArray[np.bool_]
+    lut_fraction: FloatArray  # [n_designs, n_layers]: the splits used (balance points solved)
+
+
+class HeteroFpgaTarget(Target):
+    """N3H-Core style FPGA: ``[fpga]`` + ``[dsp_core]`` + ``[lut_core]`` in the preset."""
+
+    fidelities = ("analytic", "cycle")
+
+    def __init__(self, hardware: Hardware) -> None:
+        super().__init__(hardware)
+        assert hardware.fpga and hardware.dsp_core and hardware.lut_core
+        self.device = hardware.fpga
+        self.lut_core = hardware.lut_core
+        self.dsp_core = hardware.dsp_core
+
+    def default_design(self, workload: Workload) -> Design:
+        return default_design(workload)
+
+    def cores(self, design: Design) -> tuple[LutCore, DspCore]:
+        return design.lut_core or self.lut_core, design.dsp_core or self.dsp_core
+
+    # ------------------------------------------------------------------------------ checks
+
+    def _check_bits(self, workload: Workload, design: Design, lut: LutCore) -> None:
+        problems = []
+        limit = min(lut.max_bits, DSP_MAX_ACT_BITS)
+        for name, wb, ab in zip(design.layer_names, design.weight_bits, design.act_bits,
+                                strict=True):
+            if wb > lut.max_bits:
+                problems.append(Problem(f"{name}.weight_bits", wb,
+                                        f"the LUT core supports 1..{lut.max_bits} bits"))
+            if ab > limit:
+                problems.append(Problem(f"{name}.act_bits", ab,
+                                        f"the cores support 1..{limit} activation bits"))
+        if problems:
+            raise DesignError(f"design for {workload.name!r} on {self.name!r}", problems)
+
+    # ------------------------------------------------------------------------------ balance
+
+    def solve_splits(self, workload: Workload, design: Design) -> list[float]:
+        """Per-layer ``lut_fraction``: the design's, or the balance point of the layer's largest
+        GEMM (the exact integer optimum, or N3H-Core's 0.01 sweep)."""
+        lut, dsp = self.cores(design)
+        fractions: list[float] = []
+        for i, layer in enumerate(workload.layers):
+            given = design.lut_fraction[i]
+            if given is not None:
+                fractions.append(float(given))
+                continue
+            g = max(layer.gemms(), key=lambda g: g.macs)
+            wb, ab = design.weight_bits[i], design.act_bits[i]
+            if design.balance == "n3h-sweep":
+                fractions.append(float(analytic.n3h_sweep_balance(g.m, g.n, g.k, wb, ab, lut,
+                                                                  dsp)))
+            else:
+                n_lut, _ = analytic.exact_balance(g.m, g.n, g.k, wb, ab, lut, dsp)
+                fractions.append(int(n_lut) / g.n)
+        return fractions
+
+    # ------------------------------------------------------------------------------ evaluate
+
+    def _evaluate(self, workload: Workload, design: Design, fidelity: str) -> CostReport:
+        lut, dsp = self.cores(design)
+        self._check_bits(workload, design, lut)
+        fractions = self.solve_splits(workload, design)
+        layers: list[LayerCost] = []
+        reasons: list[str] = []
+        dsp_act_max = 1
+        for i, layer in enumerate(workload.layers):
+            wb, ab, rho = design.weight_bits[i], design.act_bits[i], fractions[i]
+            lut_total = dsp_total = cycles = 0.0
+            traffic = 0
+            stages: dict[str, Any] = {}
+            main = max(layer.gemms(), key=lambda g: g.macs)
+            for g in layer.gemms():
+                n_lut, n_dsp = round(g.n * rho), round(g.n * (1 - rho))
+                if n_dsp:
+                    dsp_act_max = max(dsp_act_max, ab)
+                if fidelity == "cycle":
+                    from hwsim.fpga import cycle
+
+                    sim = cycle.simulate_layer(g.m, g.n, g.k, wb, ab, rho, lut, dsp,
+                                               self.device.dram_bytes_per_cycle)
+                    lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.cycles
+                    traffic += int(sim.dram_bytes) * g.count
+                    if not sim.feasible:
+                        reasons.append(f"layer {layer.name}: {sim.reason}")
+                    if g is main:
+                        stages = sim.stage_summary()
+                else:
+                    lut_a, dsp_a, both_a = analytic.hetero_layer_cycles(g.m, g.n, g.k, wb, ab,
+                                                                        rho, lut, dsp)
+                    lut_c, dsp_c, both = float(lut_a), float(dsp_a), float(both_a)
+                    traffic += dram_bytes(g.m, n_lut, n_dsp, g.k, wb, ab, lut, dsp) * g.count
+                    if math.isinf(both):
+                        for why in (analytic.lut_core_problem(g.k, wb, ab, lut) if n_lut else None,
+                                    analytic.dsp_core_problem(g.k, ab, dsp) if n_dsp else None):
+                            if why:
+                                reasons.append(f"layer {layer.name}: {why}")
+                lut_total += lut_c * g.count
+                dsp_total += dsp_c * g.count
+                cycles += both * g.count
+            layers.append(LayerCost(
+                name=layer.name, kind=layer.kind, m=main.m, n=main.n, k=main.k, count=main.count,
+                weight_bits=wb, act_bits=ab, lut_fraction=rho,
+                lut_channels=round(main.n * rho), lut_cycles=lut_total, dsp_cycles=dsp_total,
+                cycles=cycles, bound="lut" if lut_total >= dsp_total else "dsp",
+                dram_bytes=traffic, stages=stages))
+        used = total_resources(self.device, dsp, lut, dsp_act_max)
+        fits, violations = check_feasible(used, self.device)
+        limits = {"lut": self.device.lut, "ff": self.device.ff, "dsp": self.device.dsp,
+                  "bram36": self.device.bram36, "uram": self.device.uram}
+        resources = {f.name: int(getattr(used, f.name)) for f in dataclasses.fields(Resources)
+                     if f.name in limits}
+        notes = ("analytic: N3H-Core's released latency equations (REFERENCE.md section 1); "
+                 "DRAM bytes first-order",) if fidelity == "analytic" else (
+                 "cycle: stage-level simulation with a shared DRAM port (hwsim.fpga.cycle)",)
+        return CostReport(
+            target=self.name, workload=workload.name, fidelity=fidelity,
+            clock_mhz=self.device.clock_mhz, layers=tuple(layers), resources=resources,
+            limits=limits, feasible=fits and not reasons,
+            violations=tuple(violations) + tuple(dict.fromkeys(reasons)), notes=notes)
+
+    # ------------------------------------------------------------------------------ batch
+
+    def evaluate_batch(self, workload: Workload, weight_bits: Any, act_bits: Any,
+                       lut_fraction: Any | None = None) -> BatchResult:
+        """Analytic cost of many designs at once (the search inner loop).
+
+        :param weight_bits, act_bits: int arrays ``[n_designs, n_layers]``.
+        :param lut_fraction: float array of the same shape; NaN (or ``None`` for all) solves
+            that layer's exact balance point.
+        """
+        wb = np.atleast_2d(np.asarray(weight_bits, dtype=np.int64))
+        ab = np.atleast_2d(np.asarray(act_bits, dtype=np.int64))
+        rho = (np.full(wb.shape, np.nan) if lut_fraction is None
+               else np.atleast_2d(np.asarray(lut_fraction, dtype=np.float64)).copy())
+        arrays = workload.to_arrays()
+        missing = np.isnan(rho)
+        if missing.any():
+            main = _main_gemms(workload)
+            d_idx, l_idx = np.nonzero(missing)
+            g = main[l_idx]
+            n = arrays.n[g]
+            n_lut, _ = analytic.exact_balance(arrays.m[g], n, arrays.k[g], wb[d_idx, l_idx],
+                                              ab[d_idx, l_idx], self.lut_core, self.dsp_core)
+            rho[d_idx, l_idx] = n_lut / n
+        cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, self.lut_core, self.dsp_core)
+        feasible = np.isfinite(cycles)
+        # Resources depend on the designs only through the widest DSP-core activation.
+        dsp_act = np.where(np.rint(arrays.n[_main_gemms(workload)] * (1 - rho)) > 0, ab, 1)
+        widest = dsp_act.max(axis=1)
+        for bits in np.unique(widest):
+            used = total_resources(self.device, self.dsp_core, self.lut_core, int(bits))
+            if not check_feasible(used, self.device)[0]:
+                feasible &= widest != bits
+        return BatchResult(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
+                           feasible=feasible, lut_fraction=rho)
+
+
+def _main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
+    """Index (into ``to_arrays()``) of each layer's largest GEMM."""
+    arrays = workload.to_arrays()
+    macs = arrays.macs
+    first = arrays.first_gemm
+    return np.array([first[i] + int(np.argmax(macs[first[i]:first[i + 1]]))
+                     for i in range(len(first) - 1)], dtype=np.int64)
+
+
+register_target(
+    lambda hw: hw.fpga is not None and hw.dsp_core is not None and hw.lut_core is not None,
+    HeteroFpgaTarget,
+    "heterogeneous FPGA (presets with [fpga], [dsp_core] and [lut_core], e.g. n3h-zcu102)",
+)

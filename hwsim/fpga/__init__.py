@@ -1,0 +1,27 @@
+"""FPGA GEMM cores of N3H-Core (FPGA'22): the DSP core, the BISMO LUT core and their split.
+
+``analytic``: the released closed-form latency equations (REFERENCE.md section 1), numba kernels
+vectorised over GEMMs and designs.
+"""
+
+from hwsim.fpga.analytic import (
+    batch_network_cycles,
+    dsp_core_cycles,
+    dsp_core_problem,
+    exact_balance,
+    hetero_layer_cycles,
+    lut_core_cycles,
+    lut_core_problem,
+    n3h_sweep_balance,
+)
+
+__all__ = [
+    "batch_network_cycles",
+    "dsp_core_cycles",
+    "dsp_core_problem",
+    "exact_balance",
+    "hetero_layer_cycles",
+    "lut_core_cycles",
+    "lut_core_problem",
+    "n3h_sweep_balance",
+]

@@ -1,0 +1,613 @@
+"""Analytic latency tier of N3H-Core's heterogeneous DSP + LUT GEMM cores.
+
+Source: Gong, Xu, He et al., "N3H-Core: Neuron-designed Neural Network Accelerator via
+FPGA-based Heterogeneous Computing Cores", FPGA'22 (arXiv 2112.08193), and the authors' released
+latency model (github.com/zhihanxu/N3H-Core, ``lib/env/linear_quantize_env_ru.py``: ``cal_bismo``,
+``cal_dsp``, ``cal_ratio``), as written out in REFERENCE.md section 1. The LUT core is BISMO
+(Umuroglu et al., FPL'18); the DSP core is a 16x16 VTA-style block.
+
+A GEMM is ``(m x k) @ (k x n)``: ``m`` output pixels, ``k`` reduction length, ``n`` output
+channels. A layer's output channels are split between the cores, which run concurrently; the
+layer takes ``max(L_LUT, L_DSP)`` cycles and a network the sum over its GEMMs (no overlap between
+layers). Everything here is in clock cycles; the release multiplies by 1e-5 (ms at 100 MHz).
+
+Faithfulness notes (each one checked in ``tests/hwsim/fpga/test_analytic.py``):
+
+* True division where the release divides with ``/``: the LUT core's fetch costs
+  ``C_Lf = 32 + 9 + Dm*(Dk*Ab*T_k/f) + 5`` and ``C_Rf`` divide by the DRAM word ``f`` in floating
+  point (exact for ``f = 64``), and so does ``C_Lf*I/T_n``; the kernels keep the release's
+  operation order, so results are bitwise the release's. The DSP core is integer arithmetic
+  (its ``/`` terms are exact for the fixed 16x16 block, 8-bit words and 64-bit port).
+* Split: ``n_L = round(n*rho)``, ``n_D = round(n*(1-rho))``, rounding half to even (Python's
+  ``round`` in the release, ``np.rint`` here, which agree on floats). The two need not add up
+  to ``n``: ``n = 25, rho = 0.02`` gives ``0 + 24`` (a channel lost) and ``rho = 0.06`` gives
+  ``2 + 24 = 26``. This happens when ``n*rho`` is a half-integer and ``n`` is odd, or when
+  float error leaves ``n*(1-rho)`` just below a half (``n = 30, rho = 0.55``: ``16 + 13``).
+  On the 0.01 grid, 3,539 of the 303,000 pairs with ``n <= 3000`` are affected; none with
+  ResNet-18's ``n``. We follow REFERENCE.md;
+  :func:`exact_balance` works on integer splits with ``n_D = n - n_L`` instead. The release's
+  sweep, which steps back to a cheaper split, can land on such a split: for ``n = 1`` it
+  returns ``rho = 0.5``, which gives 0 channels to each core and a 0-cycle layer.
+* A core with 0 channels takes 0 cycles (REFERENCE.md). The release's ``cal_dsp`` returns 0 only
+  when ``rho == 1``, so when ``round(n*(1-rho)) == 0`` with ``rho < 1`` (only when
+  ``n*(1-rho) <= 0.5``, for example ``n < 50`` at ``rho = 0.99``) it charges an empty DSP pass.
+  We don't charge for it.
+* The LUT core's weight-buffer depth has no effect (the release: ``RMEM = 1024  # NO impact``).
+  The DSP core's ``sync`` stall is zero whenever ``r_r >= 1``, so it is left out.
+* The DSP core's packing follows ``a_bits <= pack_act_bits``. The release instead pins the first
+  and last layers to W8A8 and packs the rest.
+
+Infeasible and out-of-domain configurations give ``inf`` cycles, never an exception. Inside
+numba there is no division by zero:
+
+* Infeasible, where the release divides by zero: the LUT core's activation buffer cannot hold
+  one m-tile (``T_k*Ab > LMEM``, ``R = 0``), or a DSP buffer cannot hold one row (``T_k > Dl``,
+  ``r_l = 0``; ``2*T_k > Dr``, ``r_r = 0``).
+* Outside the equations' domain (``valid_only=True``, the default): ``R < 3``, where the stall
+  term ``(R-3)*(T_n-1)*F_L*C_ex`` turns negative (ResNet-18's last stage at 8-bit activations
+  with Dm = Dn = 1, Dk = 64, LMEM = 1024 reaches ``-6e7`` cycles), and a negative stall
+  ``d = 10 + (R-3)*(C_ex - C_Lf)``, which the release's ``C_Lf - 1 > C_ex`` test lets through
+  when ``C_ex = C_Lf - 1``. With ``f = 64`` that needs ``Ab*((T_k+8)*Wb - Dm*T_k*Dk/64) = 37``,
+  so ``Ab = 1``. ResNet-18 on the sanity hardware (R >= 3 at 8 bits) reaches neither.
+  ``valid_only=False`` gives the release's numbers verbatim.
+
+:func:`lut_core_problem` and :func:`dsp_core_problem` say why, for the cost layer's
+``feasible=False`` reason.
+
+Monotonicity (inside the domain; property tests pin down every exception): L_DSP never grows
+with Dl or Dr and never falls with ``m``, ``n``, ``k`` or ``a_bits``. L_LUT never falls with
+``n`` or ``w_bits``. It can fall with ``a_bits``, ``k`` or ``m``: when R changes or ``T_m mod R``
+wraps to 0, the stall term ``r`` drops. It can grow with Dm, Dn or Dk (the fetch covers the
+padded tiles, ``Dm*ceil(m/Dm)``), with LMEM (``d`` and ``(R-3)*F_L`` scale with the buffer's
+tile count R, not the tiles used), and with the DRAM word ``f`` (a faster fetch exposes the
+execute stall ``d``).
+
+The kernels are private ``numba.njit`` functions behind public functions that validate their
+inputs first. ``.py_func`` gives the plain Python, and ``NUMBA_DISABLE_JIT=1`` makes them plain
+Python. Hardware goes in as tuples: ``lut_hw = (Dm, Dk, Dn, LMEM, f)``,
+``dsp_hw = (Dl, Dr, pack_act_bits)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from numba import prange
+
+from hwsim.errors import Checker, RecordError, SpecError
+from hwsim.ir.workload import WorkloadArrays
+from hwsim.spec.records import DspCore, LutCore
+
+__all__ = [
+    "batch_network_cycles",
+    "dsp_core_cycles",
+    "dsp_core_problem",
+    "exact_balance",
+    "hetero_layer_cycles",
+    "lut_core_cycles",
+    "lut_core_problem",
+    "n3h_sweep_balance",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+LutHw = tuple[int, int, int, int, int]
+DspHw = tuple[int, int, int]
+
+_DSP_BLOCK = 16  # the release's InputChannel = OutputChannel = 16
+_MIN_REGIONS = 3  # the stall terms assume three m-tiles in flight: (R - 3)
+_PARALLEL_MIN_DESIGNS = 64  # below this a thread-pool launch costs more than it saves
+
+
+# --------------------------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _lut_cycles(m: int, n: int, k: int, w_bits: int, a_bits: int, dm: int, dk: int, dn: int,
+                lmem: int, f: int, valid_only: bool) -> float:
+    """BISMO cycles, ``L_LUT`` of REFERENCE.md section 1 (``cal_bismo``).
+
+    ``inf`` when R = 0; with ``valid_only`` also when R < 3 or the stall ``d`` is negative.
+    """
+    if n == 0:
+        return 0.0
+    t_m = (m + dm - 1) // dm
+    t_n = (n + dn - 1) // dn
+    t_k = (k + dk - 1) // dk
+    big_r = lmem // (t_k * a_bits)
+    if big_r == 0:
+        return np.inf
+    # 32 fetch base + (6+1+2) transfer + BRAM words + 5 sync, in the release's order
+    c_lf = 41.0 + dm * (dk * a_bits * t_k / f) + 5.0
+    c_rf = 41.0 + dn * (t_k * w_bits * dk / f) + 5.0
+    c_ex = (t_k + 8) * w_bits * a_bits + 8
+    if c_lf - 1.0 > c_ex:
+        d = 0.0
+    else:
+        d = 10.0 + (big_r - 3) * (c_ex - c_lf)
+    if valid_only and (big_r < _MIN_REGIONS or d < 0.0):
+        return np.inf
+    f_l = (t_m + big_r - 1) // big_r
+    r = t_m % big_r
+    if r != 0:
+        i = big_r * t_n * (f_l - 1) + r * t_n
+    else:
+        i = big_r * t_n * f_l
+    s = 0
+    if i > big_r + 3:
+        if f_l > 1:
+            s = ((big_r - 3) * (t_n - 1) * f_l + r) * c_ex
+        elif r > 3:
+            s = (r - 3) * (t_n - 1) * c_ex
+    stall = s + d * f_l
+    return 238.0 + c_lf * i / t_n + c_rf * f_l * t_n + stall
+
+
+@numba.njit(cache=True)
+def _dsp_cycles(m: int, n: int, k: int, packed: bool, dl: int, dr: int) -> float:
+    """DSP-core cycles, ``L_DSP`` of REFERENCE.md section 1 (``cal_dsp``); ``inf`` when a
+    buffer cannot hold one row (``r_l = 0`` or ``r_r = 0``)."""
+    if n == 0:
+        return 0.0
+    if packed:  # two W8 x A<=4 MACs share a DSP: half the k-tiles
+        t_k = (k + 2 * _DSP_BLOCK - 1) // (2 * _DSP_BLOCK)
+    else:
+        t_k = (k + _DSP_BLOCK - 1) // _DSP_BLOCK
+    t_m = m
+    t_n = (n + _DSP_BLOCK - 1) // _DSP_BLOCK
+    r_l = dl // t_k
+    r_r = dr // t_k // 2
+    if r_l == 0 or r_r == 0:
+        return np.inf
+    tr_l = t_m // r_l
+    l_l = t_m % r_l
+    tr_r = t_n // r_r
+    l_r = t_n % r_r
+    rd_r = 40 + 16 * t_k * r_r
+    rd_l = 33 + 16 * t_k
+    ex = 2 * t_k * r_r * r_l + 6
+    lat_l = 2 * t_k * l_l * r_r + rd_r + 33 + 16 * t_k
+    lat_r = 2 * t_k * r_l * l_r + rd_l + 96 + 16 * t_k * l_r
+    lat_lr = 2 * t_k * l_r * l_l + 33 + 16 * t_k + 48 + 16 * t_k * l_r
+    return float(tr_l * tr_r * (ex + rd_r + rd_l) + tr_r * lat_l + tr_l * lat_r + lat_lr + 32)
+
+
+@numba.njit(cache=True)
+def _split(n: int, rho: float) -> tuple[int, int]:
+    """``(round(n*rho), round(n*(1-rho)))``, half to even like Python's ``round``."""
+    return int(np.rint(n * rho)), int(np.rint(n * (1.0 - rho)))
+
+
+@numba.njit(cache=True)
+def _pair(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw,
+          dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
+    """(L_LUT with ``n_l`` channels, L_DSP with ``n_d`` channels) of one GEMM."""
+    dm, dk, dn, lmem, f = lut_hw
+    dl, dr, pack_act_bits = dsp_hw
+    return (_lut_cycles(m, n_l, k, w_bits, a_bits, dm, dk, dn, lmem, f, valid_only),
+            _dsp_cycles(m, n_d, k, a_bits <= pack_act_bits, dl, dr))
+
+
+@numba.njit(cache=True)
+def _hetero_one(m: int, n: int, k: int, w_bits: int, a_bits: int, rho: float, lut_hw: LutHw,
+                dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
+    n_l, n_d = _split(n, rho)
+    return _pair(m, n_l, n_d, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+
+
+@numba.njit(cache=True)
+def _hetero_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, rho: Any, lut_hw: LutHw,
+                  dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any, Any]:
+    size = m.shape[0]
+    lut = np.empty(size)
+    dsp = np.empty(size)
+    layer = np.empty(size)
+    for g in range(size):
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], w_bits[g], a_bits[g], rho[g], lut_hw,
+                                   dsp_hw, valid_only)
+        lut[g] = lut_c
+        dsp[g] = dsp_c
+        layer[g] = max(lut_c, dsp_c)
+    return lut, dsp, layer
+
+
+@numba.njit(cache=True)
+def _design_cycles(d: int, m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any,
+                   a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
+                   ) -> float:
+    """Total cycles of design ``d``, summed in GEMM order so the sum is reproducible."""
+    total = 0.0
+    for g in range(m.shape[0]):
+        i = layer[g]
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], w_bits[d, i], a_bits[d, i], rho[d, i],
+                                   lut_hw, dsp_hw, valid_only)
+        total += count[g] * max(lut_c, dsp_c)
+    return total
+
+
+@numba.njit(cache=True)
+def _network_serial(m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any, a_bits: Any,
+                    rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> Any:
+    out = np.empty(w_bits.shape[0])
+    for d in range(w_bits.shape[0]):
+        out[d] = _design_cycles(d, m, n, k, count, layer, w_bits, a_bits, rho, lut_hw, dsp_hw,
+                                valid_only)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _network_parallel(m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any, a_bits: Any,
+                      rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> Any:
+    # one thread sums one design in GEMM order: bitwise equal to _network_serial
+    out = np.empty(w_bits.shape[0])
+    for d in prange(w_bits.shape[0]):
+        out[d] = _design_cycles(d, m, n, k, count, layer, w_bits, a_bits, rho, lut_hw, dsp_hw,
+                                valid_only)
+    return out
+
+
+@numba.njit(cache=True)
+def _sweep_one(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, dsp_hw: DspHw,
+               valid_only: bool) -> float:
+    """``cal_ratio``: the first rho = i*0.01 with L_DSP < L_LUT, minus 0.01 when L_LUT(rho) >
+    L_DSP(rho - 0.01); returned as the release's ``round(ratio, 2)``, that is ``j/100``."""
+    for i in range(101):
+        rho = i * 0.01
+        lut_c, dsp_c = _hetero_one(m, n, k, w_bits, a_bits, rho, lut_hw, dsp_hw, valid_only)
+        if dsp_c < lut_c:
+            dsp_back = _hetero_one(m, n, k, w_bits, a_bits, rho - 0.01, lut_hw, dsp_hw,
+                                   valid_only)[1]
+            if lut_c > dsp_back:
+                return (i - 1) / 100.0
+            return i / 100.0
+    return 1.0  # unreachable for n >= 1: at rho = 1 the DSP core has 0 channels
+
+
+@numba.njit(cache=True)
+def _sweep_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
+                 dsp_hw: DspHw, valid_only: bool) -> Any:
+    out = np.empty(m.shape[0])
+    for g in range(m.shape[0]):
+        out[g] = _sweep_one(m[g], n[g], k[g], w_bits[g], a_bits[g], lut_hw, dsp_hw, valid_only)
+    return out
+
+
+@numba.njit(cache=True)
+def _exact_one(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, dsp_hw: DspHw,
+               valid_only: bool) -> tuple[int, float]:
+    """The smallest integer ``x = n_L`` in [0, n] minimising ``h(x) = max(L_LUT(x), L_DSP(n-x))``.
+
+    L_LUT is non-decreasing in ``x`` and L_DSP in ``n - x`` (so non-increasing in ``x``), which
+    makes ``L_LUT(x) - L_DSP(n-x)`` non-decreasing. Bisection finds the first ``x*`` where the
+    LUT side is the slower one. The optimum is ``x*``, or else the left end of the DSP-bound
+    plateau that reaches ``x* - 1`` (found by a second bisection).
+
+    L_LUT is monotone in ``n_L`` when R >= 3, and trivially when R = 0 (0, then inf). For
+    R in {1, 2} it need not be, and only ``valid_only=False`` evaluates those cases. There this
+    falls back to a full scan.
+    """
+    dk, lmem = lut_hw[1], lut_hw[3]
+    big_r = lmem // (((k + dk - 1) // dk) * a_bits)
+    if not valid_only and 0 < big_r < _MIN_REGIONS:
+        best_x = 0
+        best = np.inf
+        for x in range(n + 1):
+            lut_c, dsp_c = _pair(m, x, n - x, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+            if max(lut_c, dsp_c) < best:
+                best_x = x
+                best = max(lut_c, dsp_c)
+        return best_x, best
+    lo = 0
+    hi = n  # at x = n the DSP side is 0 cycles, so the LUT side is the slower one
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lut_c, dsp_c = _pair(m, mid, n - mid, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        if lut_c >= dsp_c:
+            hi = mid
+        else:
+            lo = mid + 1
+    x_star = lo
+    lut_c, dsp_c = _pair(m, x_star, n - x_star, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    at_star = max(lut_c, dsp_c)
+    if x_star == 0:
+        return 0, at_star
+    # left of x* the DSP side is the slower one, so h(x* - 1) = L_DSP(n - x* + 1)
+    before = _pair(m, x_star - 1, n - x_star + 1, k, w_bits, a_bits, lut_hw, dsp_hw,
+                   valid_only)[1]
+    if at_star < before:
+        return x_star, at_star
+    lo = 0
+    hi = x_star - 1
+    while lo < hi:  # the first x whose DSP side is already down to `before`
+        mid = (lo + hi) // 2
+        if _pair(m, mid, n - mid, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)[1] <= before:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo, before
+
+
+@numba.njit(cache=True)
+def _exact_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
+                 dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any]:
+    n_lut = np.empty(m.shape[0], dtype=np.int64)
+    cycles = np.empty(m.shape[0])
+    for g in range(m.shape[0]):
+        x, value = _exact_one(m[g], n[g], k[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
+                              valid_only)
+        n_lut[g] = x
+        cycles[g] = value
+    return n_lut, cycles
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+
+
+def _lut_hw(core: LutCore) -> LutHw:
+    if not isinstance(core, LutCore):
+        raise TypeError(f"expected a LutCore, got {type(core).__name__}")
+    return (core.rows, core.depth_bits, core.cols, core.act_buffer_depth,
+            core.dram_bits_per_cycle)
+
+
+def _dsp_hw(core: DspCore) -> DspHw:
+    """(Dl, Dr, pack_act_bits), rejecting cores the release's equations do not describe."""
+    if not isinstance(core, DspCore):
+        raise TypeError(f"expected a DspCore, got {type(core).__name__}")
+    c = Checker()
+    fix = "set the release's value or use the cycle tier"
+    c.require(core.block_rows == _DSP_BLOCK, "block_rows", core.block_rows,
+              f"the N3H-Core equations fix a 16x16 block; {fix}")
+    c.require(core.block_cols == _DSP_BLOCK, "block_cols", core.block_cols,
+              f"the N3H-Core equations fix a 16x16 block; {fix}")
+    c.require(core.weight_bits == 8, "weight_bits", core.weight_bits,
+              f"the N3H-Core equations fix 8-bit DSP weights; {fix}")
+    c.require(core.macs_per_dsp_packed == 2, "macs_per_dsp_packed", core.macs_per_dsp_packed,
+              f"the N3H-Core equations pack two MACs per DSP; {fix}")
+    c.raise_if_any(SpecError, "DspCore (analytic N3H-Core model)")
+    return core.input_buffer_depth, core.weight_buffer_depth, core.pack_act_bits
+
+
+def _int_array(c: Checker, name: str, value: Any, minimum: int, maximum: int | None = None
+               ) -> IntArray:
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        c.add(name, value if arr.size <= 8 else arr.dtype, "must be integers")
+        return np.zeros(arr.shape, dtype=np.int64)
+    bad = arr < minimum if maximum is None else (arr < minimum) | (arr > maximum)
+    if np.any(bad):
+        rule = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        c.add(name, arr[bad].flat[0], f"must be {rule} everywhere")
+    return arr.astype(np.int64, copy=False)
+
+
+def _fraction_array(c: Checker, name: str, value: Any) -> FloatArray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        c.add(name, value, "must be numbers in [0, 1]")
+        return np.zeros(0)
+    bad = ~((arr >= 0.0) & (arr <= 1.0))  # NaN is bad too
+    if np.any(bad):
+        c.add(name, arr[bad].flat[0], "must be in [0, 1] everywhere")
+    return arr
+
+
+def _gemm_inputs(c: Checker, m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, max_bits: int,
+                 n_min: int) -> list[IntArray]:
+    return [_int_array(c, "m", m, 1), _int_array(c, "n", n, n_min), _int_array(c, "k", k, 1),
+            _int_array(c, "w_bits", w_bits, 1, max_bits),
+            _int_array(c, "a_bits", a_bits, 1, max_bits)]
+
+
+def _flat(record: str, c: Checker, arrays: list[Any]) -> tuple[tuple[int, ...], list[Any]]:
+    """Raise every problem found so far, then broadcast ``arrays`` and flatten them."""
+    c.raise_if_any(RecordError, record)
+    try:
+        shaped = np.broadcast_arrays(*arrays)
+    except ValueError:
+        c.add("shapes", [np.shape(a) for a in arrays], "the inputs must broadcast together")
+        c.raise_if_any(RecordError, record)
+        raise
+    return shaped[0].shape, [np.ascontiguousarray(a).ravel() for a in shaped]
+
+
+def _batch_bits(lut: LutCore) -> int:
+    return min(lut.max_bits, 8)  # DSP-core activations are at most 8 bits
+
+
+def lut_core_problem(k: int, w_bits: int, a_bits: int, core: LutCore, *,
+                     valid_only: bool = True) -> str | None:
+    """Why the LUT core gives ``inf`` for a GEMM of reduction length ``k``, or ``None``.
+
+    Infeasible when the activation buffer cannot hold one m-tile (``T_k*Ab > LMEM``). With
+    ``valid_only`` it is also outside the equations' domain when ``R < 3`` or the stall ``d`` is
+    negative (see the module notes).
+    """
+    dm, dk, _, lmem, f = _lut_hw(core)
+    t_k = -(-k // dk)
+    big_r = lmem // (t_k * a_bits)
+    if big_r == 0:
+        return (f"LUT core: one m-tile needs ceil(k/Dk)*a_bits = {t_k}*{a_bits} = "
+                f"{t_k * a_bits} activation-buffer entries, LMEM = {lmem}")
+    if not valid_only:
+        return None
+    if big_r < _MIN_REGIONS:
+        return (f"LUT core: LMEM = {lmem} holds R = {big_r} m-tiles of {t_k * a_bits} entries; "
+                f"the N3H-Core equations need R >= {_MIN_REGIONS} (their stall term goes "
+                f"negative); use LMEM >= {_MIN_REGIONS * t_k * a_bits}")
+    c_lf = 41.0 + dm * (dk * a_bits * t_k / f) + 5.0
+    c_ex = (t_k + 8) * w_bits * a_bits + 8
+    d = 0.0 if c_lf - 1.0 > c_ex else 10.0 + (big_r - 3) * (c_ex - c_lf)
+    if d < 0.0:
+        return (f"LUT core: the N3H-Core stall d = 10 + (R-3)*(C_ex - C_Lf) = {d:g} is negative "
+                f"(C_ex = {c_ex}, C_Lf = {c_lf:g}, R = {big_r}), outside the equations' domain")
+    return None
+
+
+def dsp_core_problem(k: int, a_bits: int, core: DspCore) -> str | None:
+    """Why the DSP core gives ``inf`` for a GEMM of reduction length ``k``, or ``None``.
+
+    The input buffer must hold one row (``T_k <= Dl``), and each of the weight buffer's two halves
+    must hold one too (``2*T_k <= Dr``).
+    """
+    dl, dr, pack = _dsp_hw(core)
+    t_k = -(-k // (2 * _DSP_BLOCK)) if a_bits <= pack else -(-k // _DSP_BLOCK)
+    problems = []
+    if t_k > dl:
+        problems.append(f"input buffer Dl = {dl} < T_k = {t_k}")
+    if 2 * t_k > dr:
+        problems.append(f"weight buffer Dr = {dr} < 2*T_k = {2 * t_k}")
+    return "DSP core: " + "; ".join(problems) if problems else None
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+
+def lut_core_cycles(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore, *,
+                    valid_only: bool = True) -> float:
+    """Cycles of the BISMO LUT core for one ``(m x k) @ (k x n)`` GEMM.
+
+    :param m: output pixels (rows), >= 1.
+    :param n: output channels given to this core, >= 0 (0 gives 0 cycles).
+    :param k: reduction length, >= 1.
+    :param w_bits: weight bits, 1..``core.max_bits``.
+    :param a_bits: activation bits, 1..``core.max_bits``.
+    :param valid_only: ``inf`` outside the equations' domain (R < 3, negative stall) instead of
+        the release's verbatim, possibly negative, number.
+    :return: ``L_LUT`` of REFERENCE.md section 1, or ``inf`` (see :func:`lut_core_problem`).
+    """
+    hw = _lut_hw(core)
+    c = Checker()
+    mm, nn, kk, wb, ab = _gemm_inputs(c, m, n, k, w_bits, a_bits, core.max_bits, 0)
+    c.raise_if_any(RecordError, "lut_core_cycles input")
+    return float(_lut_cycles(int(mm), int(nn), int(kk), int(wb), int(ab), *hw, valid_only))
+
+
+def dsp_core_cycles(m: int, n: int, k: int, a_bits: int, core: DspCore) -> float:
+    """Cycles of the 16x16 DSP core for one ``(m x k) @ (k x n)`` GEMM with 8-bit weights.
+
+    Activations of at most ``core.pack_act_bits`` bits pack two MACs per DSP
+    (``T_k = ceil(k/32)``); wider ones do not (``T_k = ceil(k/16)``).
+
+    :param n: output channels given to this core, >= 0 (0 gives 0 cycles).
+    :param a_bits: activation bits, 1..8.
+    :return: ``L_DSP`` of REFERENCE.md section 1, or ``inf`` (see :func:`dsp_core_problem`).
+    """
+    dl, dr, pack = _dsp_hw(core)
+    c = Checker()
+    mm, nn, kk, _, ab = _gemm_inputs(c, m, n, k, 8, a_bits, 8, 0)
+    c.raise_if_any(RecordError, "dsp_core_cycles input")
+    return float(_dsp_cycles(int(mm), int(nn), int(kk), int(ab) <= pack, dl, dr))
+
+
+def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fraction: Any,
+                        lut: LutCore, dsp: DspCore, *, valid_only: bool = True
+                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Cycles of GEMMs split between the LUT and DSP cores, vectorised.
+
+    ``n_L = round(n*rho)`` output channels go to the LUT core and ``n_D = round(n*(1-rho))`` to
+    the DSP core (REFERENCE.md; the two can differ from ``n`` by one, see the module notes).
+    The LUT-core channels run at ``w_bits`` x ``a_bits``. The DSP-core channels keep 8-bit
+    weights and pack when ``a_bits <= dsp.pack_act_bits``.
+
+    :param m, n, k: GEMM shapes (array-likes of ints >= 1), broadcast with the knobs.
+    :param w_bits, a_bits: bit-widths, 1..min(``lut.max_bits``, 8).
+    :param lut_fraction: ``rho`` in [0, 1], the share of output channels on the LUT core.
+    :param valid_only: see :func:`lut_core_cycles`.
+    :return: ``(lut_cycles, dsp_cycles, layer_cycles)``, float64 arrays of the broadcast shape,
+        with ``layer = max(lut, dsp)``; ``inf`` marks a core that cannot run its share.
+    """
+    lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
+    c = Checker()
+    ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
+    rho = _fraction_array(c, "lut_fraction", lut_fraction)
+    shape, (m1, n1, k1, w1, a1, rho1) = _flat("hetero_layer_cycles input", c, [*ints, rho])
+    lut_c, dsp_c, layer_c = _hetero_batch(m1, n1, k1, w1, a1, rho1, lut_hw, dsp_hw, valid_only)
+    return lut_c.reshape(shape), dsp_c.reshape(shape), layer_c.reshape(shape)
+
+
+def batch_network_cycles(arrays: WorkloadArrays, w_bits: Any, a_bits: Any, lut_fraction: Any,
+                         lut: LutCore, dsp: DspCore, *, parallel: bool | None = None,
+                         valid_only: bool = True) -> FloatArray:
+    """Total cycles of many designs of one network: ``sum_g count_g * max(L_LUT, L_DSP)``.
+
+    :param arrays: the network's GEMMs (``Workload.to_arrays()``).
+    :param w_bits, a_bits, lut_fraction: per-layer design knobs of shape
+        ``[n_designs, n_layers]`` (a 1-D ``[n_layers]`` row is one design); GEMM ``g`` uses
+        column ``arrays.layer[g]``. The split follows :func:`hetero_layer_cycles`.
+    :param parallel: spread the designs over numba's threads; ``None`` does so from 64 designs
+        on. One thread sums each design in GEMM order, so the result is bitwise the same
+        either way.
+    :param valid_only: see :func:`lut_core_cycles`.
+    :return: float64 ``[n_designs]`` cycles; ``inf`` where some GEMM cannot run.
+    """
+    lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
+    n_layers = int(arrays.first_gemm.shape[0]) - 1
+    c = Checker()
+    knobs = [np.atleast_2d(np.asarray(v)) for v in (w_bits, a_bits, lut_fraction)]
+    for name, v in zip(("w_bits", "a_bits", "lut_fraction"), knobs, strict=True):
+        if v.ndim != 2 or v.shape[1] != n_layers:
+            c.add(name, v.shape, f"must have shape [n_designs, {n_layers}], one column a layer")
+    if len({v.shape for v in knobs}) != 1:
+        c.add("lut_fraction", [v.shape for v in knobs],
+              "w_bits, a_bits and lut_fraction must have the same shape")
+    wb = _int_array(c, "w_bits", knobs[0], 1, _batch_bits(lut))
+    ab = _int_array(c, "a_bits", knobs[1], 1, _batch_bits(lut))
+    rho = _fraction_array(c, "lut_fraction", knobs[2])
+    c.raise_if_any(RecordError, "batch_network_cycles design")
+    use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS if parallel is None else parallel
+    kernel = _network_parallel if use_parallel else _network_serial
+    result: FloatArray = kernel(arrays.m, arrays.n, arrays.k, arrays.count, arrays.layer,
+                                np.ascontiguousarray(wb), np.ascontiguousarray(ab),
+                                np.ascontiguousarray(rho), lut_hw, dsp_hw, valid_only)
+    return result
+
+
+def n3h_sweep_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore,
+                      dsp: DspCore, *, valid_only: bool = True) -> FloatArray:
+    """The release's balance rule (``cal_ratio``), vectorised over GEMMs.
+
+    Sweeps ``rho = 0, 0.01, ..., 1``. At the first ``rho`` with ``L_DSP < L_LUT`` it steps back
+    to ``rho - 0.01`` when ``L_LUT(rho) > L_DSP(rho - 0.01)`` (the previous split is then
+    faster), then rounds to two decimals as the release's ``step`` does. Splits round as in
+    :func:`hetero_layer_cycles`.
+
+    :return: float64 ``rho`` of the broadcast shape, a multiple of 0.01.
+    """
+    lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
+    c = Checker()
+    ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
+    shape, (m1, n1, k1, w1, a1) = _flat("n3h_sweep_balance input", c, ints)
+    result: FloatArray = _sweep_batch(m1, n1, k1, w1, a1, lut_hw, dsp_hw, valid_only)
+    return result.reshape(shape)
+
+
+def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore, dsp: DspCore,
+                  *, valid_only: bool = True) -> tuple[IntArray, FloatArray]:
+    """The integer split that minimises each GEMM's latency, vectorised over GEMMs.
+
+    Returns the smallest ``n_L`` in ``[0, n]`` minimising ``max(L_LUT(n_L), L_DSP(n - n_L))``.
+    Channels are conserved, unlike the rounded ``rho`` split. Bisection takes ``O(log n)``
+    evaluations; it relies on L_LUT being non-decreasing in ``n_L`` (true for R >= 3) and L_DSP
+    in ``n_D``. For the non-monotone R in {1, 2}, reachable only with ``valid_only=False``, a
+    full scan over ``n_L`` is used instead.
+
+    :return: ``(n_lut, layer_cycles)``: int64 channels on the LUT core and float64 cycles, of the
+        broadcast shape; ``inf`` cycles when no split can run.
+    """
+    lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
+    c = Checker()
+    ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
+    shape, (m1, n1, k1, w1, a1) = _flat("exact_balance input", c, ints)
+    n_lut, cycles = _exact_batch(m1, n1, k1, w1, a1, lut_hw, dsp_hw, valid_only)
+    return n_lut.reshape(shape), cycles.reshape(shape)

@@ -1,0 +1,881 @@
+"""Cycle tier of N3H-Core's heterogeneous DSP + LUT GEMM cores: a tile-level simulation.
+
+Sources: Gong, Xu, He et al., "N3H-Core", FPGA'22 (arXiv 2112.08193) and the authors' released
+latency model (github.com/zhihanxu/N3H-Core, ``lib/env/linear_quantize_env_ru.py``: ``cal_bismo``,
+``cal_dsp``), REFERENCE.md section 1; the LUT core is BISMO (Umuroglu, Rasnayake, Sjalander,
+FPL'18; TRETS'19) whose instruction generators (github.com/EECS-NTNU/bismo,
+``src/main/resources/hls/{Fetch,Exec,Result}InstrGen.cpp``) give the stage and token structure;
+the DSP core is a 16x16 VTA-style block (Moreau et al., "A Hardware-Software Blueprint for
+Flexible Deep Learning Specialization", IEEE Micro'19): load, compute, store.
+
+What is simulated
+-----------------
+Each core is three in-order stages, each running its own instruction stream. One instruction is
+one tile: a DMA of one activation or weight tile, one tile product, one result write. Stages
+hand buffers to each other through token queues (BISMO's sync FIFOs, VTA's dependency queues):
+a consumer waits for a "filled" token, a producer for a "free" one. Each queue is as deep as the
+buffer regions it guards (a credit protocol, so no queue overflows). A DMA costs a fixed setup
+(no bandwidth used) and then its bytes at the engine's width. All DMA engines of both cores
+share ONE DRAM port of ``dram_bytes_per_cycle``.
+
+* **LUT core** (BISMO, ``Dm x Dk x Dn``, ``T_x = ceil(x/D_x)``):
+  *fetch* loads rounds of ``R = floor(LMEM/(T_k*Ab))`` m-tiles into the activation buffer (one
+  buffer region per round, as the release's ``lmem_num_regions``). Per round it fetches
+  n-tile 0's weights, the round's activation tiles, then the weights of n-tiles ``1..T_n-1``.
+  Weight tiles go to ``floor(weight_buffer_depth/(T_k*Wb))`` regions (BISMO's RHS regions: double
+  buffered when two fit). Every fetch costs ``46 + bytes/(f/8)`` cycles (the release's
+  32 base + 9 transfer + 5 sync; ``f = dram_bits_per_cycle``), which is its ``C_Lf`` and
+  ``C_Rf``. *execute* runs the round n-tile by n-tile, m-tile by m-tile,
+  ``C_ex = (T_k+8)*Ab*Wb + 8`` cycles per tile product. Activation tiles carry one "filled"
+  token each, so n-tile 0 streams behind the activation fetch; the activation region is freed
+  once, after the round's last product, so the next round's fetch waits for it. *result*
+  writes each ``Dm x Dn`` tile of 32-bit accumulators (BISMO's ``ResultType``) to DRAM through
+  two result buffers (BISMO's ``offset_res`` toggles between 2), ``46 + Dm*Dn*4/(f/8)`` cycles.
+  The stages start after the release's fixed ``238``-cycle launch.
+* **DSP core** (16x16 block, 8-bit weights; ``k_c = 16`` input channels per k-tile, or ``32``
+  when ``a_bits <= pack_act_bits`` packs two MACs per DSP; ``T_k = ceil(k/k_c)``,
+  ``T_n = ceil(n/16)`` blocks): the input buffer holds one region of
+  ``r_l = floor(Dl/T_k)`` pixels, loaded in sub-tiles of 16 pixels at one 16-byte word per cycle,
+  ``33 + 16*T_k`` cycles per full sub-tile (the release's ``rdL``), each with its own "filled"
+  token. The weight buffer holds one region of ``r_r = floor(Dr/(2*T_k))`` blocks (a block's
+  k-tile is two 8-row words; the release's ``Dr_Num = 2``), ``40 + 16*T_k*r_r`` cycles (its
+  ``rdR``: one weight row per cycle). *compute* takes 2 cycles per (pixel, block, k-tile)
+  (the two 8-row halves; the release's ``EX``) plus 6 per chunk, sub-tile by sub-tile;
+  *store* writes int8 outputs (16 bytes per pixel and block, ``32 + bytes/16`` cycles) through
+  two output buffers. The load order per input region is: the first weight chunk, the region's
+  input sub-tiles, the other weight chunks; so inputs stream behind compute, and a weight chunk
+  loads while nothing computes (as the release's ``EX + rdR + rdL`` per iteration says).
+  ``dsp_weight_ping_pong=True`` splits the weight buffer into two halves of
+  ``floor(Dr/(4*T_k))`` blocks instead, so the next chunk loads while this one computes
+  (VTA's double buffering); the release does not model that.
+* **Shared DRAM port**: round-robin arbitration between the engines that are transferring,
+  modelled in its fluid limit, max-min fair sharing: every active transfer gets an equal share
+  of the port, capped by its engine's width, and what a capped engine leaves goes to the others.
+  With ``dram_bytes_per_cycle = inf`` every engine runs at its own width (a dedicated port).
+  A layer runs the LUT core on ``n_L = round(n*lut_fraction)`` output channels and the DSP core
+  on ``n - n_L`` (channels are conserved; the analytic tier rounds both shares) from cycle 0;
+  it ends when both have.
+
+The simulation is event driven at tile granularity: identical cycles inside a tile are one
+event, so a layer costs a few events per tile product, not per cycle (ResNet-18's largest
+GEMM is about 20 k events, milliseconds in numba). ``dram_contention_cycles`` is the transfer
+time lost to sharing: the integral over transfers of ``1 - rate/solo_rate``, with
+``solo_rate = min(engine width, port)``. It is part of a stage's busy time.
+
+How far the cycle tier is from the analytic tier, and why
+---------------------------------------------------------
+Measured single-core with a dedicated port (``tests/hwsim/fpga/test_cycle.py``, and
+``benchmarks/bench_fpga_cycle.py`` prints the ResNet-18 table). ``err = cycle/analytic - 1``.
+
+* DSP core: within ``[-12 %, +8 %]`` over the whole test sample (ResNet-18's 21 GEMMs:
+  ``-11 % .. +1 %``, network total ``-4 %``). The analytic charges ``rdL`` once per
+  (input region, weight chunk); the simulation only at each region's start. Deep layers
+  (large ``T_k``, many weight chunks per region) sit at the negative end.
+* LUT core, where the equations are physically consistent (regime ``"matched"`` below):
+  within ``[-25 %, +15 %]``; ResNet-18 at A8W8 and A4W4: ``-22 % .. +6 %``, except as listed.
+  The equations charge every weight fetch serially, ``T_n*C_Rf`` per round, but hide 3 products
+  per n-tile, ``(R-3)*(T_n-1)*C_ex``; the simulated double-buffered RHS hides a weight fetch
+  behind the previous n-tile's ``R`` products instead. The difference, up to
+  ``C_Rf - 3*C_ex`` per n-tile, matters where ``C_Rf/C_ex ~ 32/Ab`` is large, so at 4- and 2-bit
+  activations on deep layers (``k >= 1152``: ``-13 % .. -24 %``).
+* LUT regimes where the equations leave out work the array must do, so the cycle tier is
+  slower by construction (tests check the direction and bound):
+
+  - ``"exec_floor"``: the analytic number is below ``I*C_ex`` (``I = T_m*T_n`` products), the
+    execute stage's own busy time. The stall term ``S`` drops to 0 when ``I <= R+3`` (``R``
+    counts buffer capacity, not tiles used), or when one round has ``r = T_m mod R <= 3``
+    (``r = 0`` when ``T_m = R``). Example: ResNet-18's ``m=49, k=2304, n=512`` at A8W8 gives
+    165,616 analytic cycles against 374,528 of execute work; the cycle tier says 388,930.
+  - ``"result_bound"``: writing a product's ``Dm*Dn`` 32-bit accumulators,
+    ``46 + 4*Dm*Dn/(f/8)`` cycles (110 for 8x16), takes longer than computing it
+    (``C_ex``, 44 cycles at A2W2 with ``k <= 128``). The equations have no result write-back.
+    At A2W2 most of ResNet-18 is here (+8 % .. +128 % off the analytic).
+
+  In both the cycle tier lies between the analytic number and the analytic number plus the
+  left-out work (``I*C_ex`` or ``I*`` the result-write time).
+* Contention exists only here: the analytic tier has no shared port. Sharing can only make a
+  core slower than the same core on its own port (tested); the cost depends on the port:
+  at ``dram_bytes_per_cycle = 8`` (one 64-bit AXI HP port) the DSP core's 32-byte-per-cycle
+  weight loads are throttled even without the LUT core.
+
+Monotonicity: a wider port never slows a single core (``math.inf`` is an upper bound on
+speed); the kernel is a max-plus system, so a shorter op never delays another. Across two cores,
+a wider port can reorder who competes with whom; the tests bound that effect (below 1 %).
+A bigger activation or input buffer never slows a core; a bigger weight buffer can slow the DSP
+core by up to one weight-chunk load, when more blocks fit per chunk and the first (exposed)
+load gets longer (tested with that bound).
+
+Kernels are private ``numba.njit`` functions behind the validating public functions; ``.py_func``
+gives the plain Python and ``NUMBA_DISABLE_JIT=1`` runs everything as Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+
+from hwsim.errors import Checker, RecordError
+from hwsim.fpga.analytic import lut_core_cycles
+from hwsim.spec.records import DspCore, LutCore
+
+__all__ = [
+    "CoreSim",
+    "LayerSim",
+    "StageSim",
+    "lut_regime",
+    "simulate_dsp_core",
+    "simulate_layer",
+    "simulate_lut_core",
+]
+
+# --- LUT core (BISMO) constants: the N3H-Core release's cal_bismo ----------------------------
+_LUT_LAUNCH_CYCLES = 238.0  # base_latency
+_LUT_DMA_SETUP_CYCLES = 46.0  # fetch_base 32 + fetch_trans (6+1+2) + sync_latency 5
+_LUT_EXEC_SLICE_OVERHEAD = 8  # C_ex = (T_k + 8)*Ab*Wb + 8
+_LUT_ACC_BYTES = 4  # BISMO's ResultType is int32
+_LUT_RESULT_BUFFERS = 2  # BISMO ExecInstrGen: offset_res toggles between 2 result buffers
+
+# --- DSP core constants: the release's cal_dsp ------------------------------------------------
+_DSP_LAUNCH_CYCLES = 32.0  # the final "+ 32"
+_DSP_WEIGHT_SETUP_CYCLES = 40.0  # readLatencyR: basicLatency 32 + OutputChannel/Dr_Num 8
+_DSP_INPUT_SETUP_CYCLES = 33.0  # readLatencyL: basicLatency 32 + Batch 1
+_DSP_STORE_SETUP_CYCLES = 32.0  # basicLatency
+_DSP_CHUNK_OVERHEAD = 6  # EX = 2*T_k*r_r*r_l + 6
+_DSP_CYCLES_PER_BLOCK_TILE = 2  # Dr_Num: a 16-row block computes as two 8-row halves
+_DSP_ROWS_PER_WORD = 8  # a weight-buffer word is one 8-row half of a block's k-tile
+_DSP_SUBTILE_PIXELS = 16  # rdL = 33 + 16*T_k: 16 pixels, one input word per cycle
+_DSP_INPUT_WORD_BYTES = 16  # 16 x int8, or 32 x int4 when packed
+_DSP_OUTPUT_BUFFERS = 2
+
+# --- kernel encoding ---------------------------------------------------------------------------
+_WAIT, _FIXED, _XFER = 0, 1, 2
+_MAX_DEPS = 3  # tokens one op may wait for / signal
+_DONE_REL_TOL = 1e-9  # a transfer with this share of its bytes left has finished (rounding)
+
+LUT_STAGES = ("fetch", "execute", "result")
+DSP_STAGES = ("load", "compute", "store")
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageSim:
+    """Where one pipeline stage's time went.
+
+    ``busy_cycles + stall_cycles`` is the core's latency. Busy: an op in progress (a DMA's
+    setup and transfer, a tile product). Stall: no op in progress, waiting for a token (a
+    buffer to fill or drain), for the core's launch, or done while the other stages drain.
+    ``dram_contention_cycles`` is the part of busy time lost to sharing the DRAM port.
+    """
+
+    name: str
+    busy_cycles: float
+    stall_cycles: float
+    ops: int
+    dram_bytes: float
+    dram_contention_cycles: float
+
+    @property
+    def utilisation(self) -> float:
+        """Busy share of the core's latency, in [0, 1]."""
+        total = self.busy_cycles + self.stall_cycles
+        return self.busy_cycles / total if total > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSim:
+    """One core's simulated run: latency, its three stages, DRAM traffic.
+
+    ``tiling`` names the tile counts the schedule used, e.g. ``("R", 51)``.
+    """
+
+    name: str
+    channels: int
+    cycles: float
+    stages: tuple[StageSim, ...]
+    dram_bytes: float
+    dram_contention_cycles: float
+    tiling: tuple[tuple[str, int], ...]
+
+    def stage(self, name: str) -> StageSim:
+        """The stage called ``name`` (LUT: fetch, execute, result; DSP: load, compute, store)."""
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"{self.name} core has no stage {name!r}; it has "
+                       f"{', '.join(s.name for s in self.stages)}")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSim:
+    """A GEMM simulated on the LUT and DSP cores sharing one DRAM port.
+
+    ``total_cycles = max(lut_cycles, dsp_cycles)``; a core with no channels takes 0 cycles and
+    has no :class:`CoreSim`. An infeasible layer (a buffer cannot hold one tile) has
+    ``feasible=False``, the reason, and ``inf`` cycles.
+    """
+
+    feasible: bool
+    reason: str
+    total_cycles: float
+    lut_cycles: float
+    dsp_cycles: float
+    lut_channels: int
+    dsp_channels: int
+    lut: CoreSim | None
+    dsp: CoreSim | None
+    dram_bytes: float
+    dram_contention_cycles: float
+    events: int
+
+    @property
+    def stages(self) -> dict[str, StageSim]:
+        """Every stage of both cores, keyed ``"lut.fetch"``, ``"dsp.compute"``, ..."""
+        out: dict[str, StageSim] = {}
+        for core in (self.lut, self.dsp):
+            if core is not None:
+                for s in core.stages:
+                    out[f"{core.name}.{s.name}"] = s
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels
+# ---------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _simulate(eng_first: Any, eng_last: Any, eng_start: Any, op_fixed: Any, op_bytes: Any,
+              op_cap: Any, op_wait: Any, op_sig: Any, sem_init: Any, port: float
+              ) -> tuple[Any, Any, Any, int, bool]:
+    """Run in-order engines over a shared DRAM port until every op is done.
+
+    Engine ``e`` runs ops ``eng_first[e]:eng_last[e]`` in order, not before ``eng_start[e]``.
+    An op waits until every semaphore in ``op_wait[i]`` (``-1``: none) holds a token and takes
+    one from each, spends ``op_fixed[i]`` cycles, then moves ``op_bytes[i]`` bytes at up to
+    ``op_cap[i]`` bytes/cycle, then adds a token to each semaphore in ``op_sig[i]``.
+    Transfers in flight share ``port`` bytes/cycle max-min fairly.
+
+    :return: per engine ``(busy, contention, finish)`` cycles, the number of events, and
+        whether some engine was left waiting forever (a deadlock: a schedule bug).
+    """
+    n_eng = eng_first.shape[0]
+    ptr = eng_first.copy()
+    phase = np.zeros(n_eng, np.int64)
+    t_end = np.zeros(n_eng)
+    remaining = np.zeros(n_eng)
+    op_start = np.zeros(n_eng)
+    rate = np.zeros(n_eng)
+    busy = np.zeros(n_eng)
+    contention = np.zeros(n_eng)
+    finish = eng_start.copy()
+    sem = sem_init.copy()
+    order = np.empty(n_eng, np.int64)
+    t = 0.0
+    events = 0
+    while True:
+        # start every op whose tokens are there; a zero-length op finishes at once and may
+        # release tokens another engine is waiting for, hence the loop
+        progressed = True
+        while progressed:
+            progressed = False
+            for e in range(n_eng):
+                if phase[e] != _WAIT or ptr[e] >= eng_last[e] or t < eng_start[e]:
+                    continue
+                i = ptr[e]
+                ready = True
+                for j in range(_MAX_DEPS):
+                    s = op_wait[i, j]
+                    if s >= 0 and sem[s] <= 0:
+                        ready = False
+                if not ready:
+                    continue
+                for j in range(_MAX_DEPS):
+                    s = op_wait[i, j]
+                    if s >= 0:
+                        sem[s] -= 1
+                op_start[e] = t
+                if op_fixed[i] > 0.0:
+                    phase[e] = _FIXED
+                    t_end[e] = t + op_fixed[i]
+                elif op_bytes[i] > 0.0:
+                    phase[e] = _XFER
+                    remaining[e] = op_bytes[i]
+                else:
+                    _finish_op(e, i, t, ptr, phase, busy, op_start, finish, eng_last, op_sig, sem)
+                    progressed = True
+        # max-min fair share of the port: serve the narrowest engines first
+        n_act = 0
+        for e in range(n_eng):
+            if phase[e] == _XFER:
+                pos = n_act
+                while pos > 0 and op_cap[ptr[order[pos - 1]]] > op_cap[ptr[e]]:
+                    order[pos] = order[pos - 1]
+                    pos -= 1
+                order[pos] = e
+                n_act += 1
+        left = port
+        for a in range(n_act):
+            e = order[a]
+            rate[e] = min(op_cap[ptr[e]], left / (n_act - a))
+            left -= rate[e]
+        # next event: a setup ends, a transfer ends, or an engine's launch time comes
+        t_next = np.inf
+        who = -1
+        for e in range(n_eng):
+            if phase[e] == _FIXED:
+                cand = t_end[e]
+            elif phase[e] == _XFER:
+                cand = t + remaining[e] / rate[e]
+            elif ptr[e] < eng_last[e] and t < eng_start[e]:
+                cand = eng_start[e]
+            else:
+                continue
+            if cand < t_next:
+                t_next = cand
+                who = e
+        if who < 0:
+            break
+        events += 1
+        dt = t_next - t
+        for a in range(n_act):
+            e = order[a]
+            remaining[e] -= rate[e] * dt
+            contention[e] += dt * (1.0 - rate[e] / min(op_cap[ptr[e]], port))
+        t = t_next
+        for e in range(n_eng):
+            i = ptr[e]
+            if phase[e] == _FIXED and t_end[e] <= t:
+                if op_bytes[i] > 0.0:
+                    phase[e] = _XFER
+                    remaining[e] = op_bytes[i]
+                else:
+                    _finish_op(e, i, t, ptr, phase, busy, op_start, finish, eng_last, op_sig, sem)
+            elif phase[e] == _XFER and (e == who or remaining[e] <= _DONE_REL_TOL * op_bytes[i]):
+                _finish_op(e, i, t, ptr, phase, busy, op_start, finish, eng_last, op_sig, sem)
+    stuck = False
+    for e in range(n_eng):
+        if ptr[e] < eng_last[e]:
+            stuck = True
+    return busy, contention, finish, events, stuck
+
+
+@numba.njit(cache=True)
+def _finish_op(e: int, i: int, t: float, ptr: Any, phase: Any, busy: Any, op_start: Any,
+               finish: Any, eng_last: Any, op_sig: Any, sem: Any) -> None:
+    for j in range(_MAX_DEPS):
+        s = op_sig[i, j]
+        if s >= 0:
+            sem[s] += 1
+    busy[e] += t - op_start[e]
+    ptr[e] += 1
+    phase[e] = _WAIT
+    if ptr[e] == eng_last[e]:
+        finish[e] = t
+
+
+@numba.njit(cache=True)
+def _set_op(i: int, fixed: float, nbytes: float, cap: float, w0: int, w1: int, w2: int, s0: int,
+            s1: int, s2: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any,
+            op_sig: Any) -> None:
+    op_fixed[i] = fixed
+    op_bytes[i] = nbytes
+    op_cap[i] = cap
+    op_wait[i, 0] = w0
+    op_wait[i, 1] = w1
+    op_wait[i, 2] = w2
+    op_sig[i, 0] = s0
+    op_sig[i, 1] = s1
+    op_sig[i, 2] = s2
+
+
+@numba.njit(cache=True)
+def _build_lut(t_m: int, t_n: int, big_r: int, rhs_regions: int, act_bytes: float,
+               wgt_bytes: float, res_bytes: float, width: float, c_ex: float, op0: int,
+               sem0: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any, op_sig: Any,
+               sem_init: Any) -> tuple[int, int, int]:
+    """Write the LUT core's fetch, execute and result ops from ``op0`` and its semaphores from
+    ``sem0``; return the first op of the execute and result stages and the end."""
+    f_l = (t_m + big_r - 1) // big_r
+    n_fetch = f_l * t_n + t_m
+    n_prod = t_m * t_n
+    x0 = op0 + n_fetch
+    r0 = x0 + n_prod
+    region = sem0  # the activation buffer, one region per round
+    lhs_full = sem0 + 1  # one "filled" token per m-tile slot
+    rhs_free = lhs_full + big_r
+    rhs_full = rhs_free + rhs_regions
+    res_free = rhs_full + rhs_regions
+    res_full = res_free + _LUT_RESULT_BUFFERS
+    sem_init[region] = 1
+    for s in range(rhs_regions):
+        sem_init[rhs_free + s] = 1
+    for q in range(_LUT_RESULT_BUFFERS):
+        sem_init[res_free + q] = 1
+    fi = op0
+    xi = x0
+    ri = r0
+    fetched = 0  # weight tiles fetched so far: picks the RHS region
+    for f in range(f_l):
+        mt = min(big_r, t_m - f * big_r)
+        for j in range(t_n):
+            s = (fetched + j) % rhs_regions
+            _set_op(fi, _LUT_DMA_SETUP_CYCLES, wgt_bytes, width, rhs_free + s, -1, -1,
+                    rhs_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+            fi += 1
+            if j == 0:
+                for i in range(mt):
+                    _set_op(fi, _LUT_DMA_SETUP_CYCLES, act_bytes, width,
+                            region if i == 0 else -1, -1, -1, lhs_full + i, -1, -1,
+                            op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                    fi += 1
+        for j in range(t_n):
+            s = (fetched + j) % rhs_regions
+            for i in range(mt):
+                q = (xi - x0) % _LUT_RESULT_BUFFERS
+                last = i == mt - 1
+                _set_op(xi, c_ex, 0.0, 1.0, res_free + q,
+                        lhs_full + i if j == 0 else -1, rhs_full + s if i == 0 else -1,
+                        res_full + q, rhs_free + s if last else -1,
+                        region if last and j == t_n - 1 else -1,
+                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                _set_op(ri, _LUT_DMA_SETUP_CYCLES, res_bytes, width, res_full + q, -1, -1,
+                        res_free + q, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                xi += 1
+                ri += 1
+        fetched += t_n
+    return x0, r0, ri
+
+
+@numba.njit(cache=True)
+def _build_dsp(m: int, t_k: int, t_n: int, r_l: int, r_r: int, weight_regions: int,
+               wgt_block_bytes: float, wgt_width: float, out_vec_bytes: float, op0: int,
+               sem0: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any, op_sig: Any,
+               sem_init: Any) -> tuple[int, int, int]:
+    """Write the DSP core's load, compute and store ops from ``op0`` and its semaphores from
+    ``sem0``; return the first op of the compute and store stages and the end."""
+    g_max = _DSP_SUBTILE_PIXELS
+    n_regions = (m + r_l - 1) // r_l
+    n_chunks = (t_n + r_r - 1) // r_r
+    last_px = m - (n_regions - 1) * r_l
+    n_sub = (n_regions - 1) * ((r_l + g_max - 1) // g_max) + (last_px + g_max - 1) // g_max
+    c0 = op0 + n_regions * n_chunks + n_sub
+    s0 = c0 + n_chunks * n_sub
+    in_region = sem0
+    in_full = sem0 + 1  # one "filled" token per 16-pixel sub-tile slot
+    w_free = in_full + (r_l + g_max - 1) // g_max
+    w_full = w_free + weight_regions
+    out_free = w_full + weight_regions
+    out_full = out_free + _DSP_OUTPUT_BUFFERS
+    sem_init[in_region] = 1
+    for b in range(weight_regions):
+        sem_init[w_free + b] = 1
+    for q in range(_DSP_OUTPUT_BUFFERS):
+        sem_init[out_free + q] = 1
+    li = op0
+    ci = c0
+    si = s0
+    chunk = 0
+    for a in range(n_regions):
+        pa = min(r_l, m - a * r_l)
+        n_sa = (pa + g_max - 1) // g_max
+        for b in range(n_chunks):
+            blocks = min(r_r, t_n - b * r_r)
+            w = chunk % weight_regions
+            _set_op(li, _DSP_WEIGHT_SETUP_CYCLES, blocks * wgt_block_bytes, wgt_width, w_free + w,
+                    -1, -1, w_full + w, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+            li += 1
+            if b == 0:
+                for s in range(n_sa):
+                    g = min(g_max, pa - s * g_max)
+                    _set_op(li, _DSP_INPUT_SETUP_CYCLES, g * t_k * _DSP_INPUT_WORD_BYTES,
+                            _DSP_INPUT_WORD_BYTES, in_region if s == 0 else -1, -1, -1,
+                            in_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                    li += 1
+            for s in range(n_sa):
+                g = min(g_max, pa - s * g_max)
+                q = (ci - c0) % _DSP_OUTPUT_BUFFERS
+                last = s == n_sa - 1
+                cycles = _DSP_CYCLES_PER_BLOCK_TILE * t_k * g * blocks
+                if last:
+                    cycles += _DSP_CHUNK_OVERHEAD
+                _set_op(ci, cycles, 0.0, 1.0, out_free + q, w_full + w if s == 0 else -1,
+                        in_full + s if b == 0 else -1, out_full + q, w_free + w if last else -1,
+                        in_region if last and b == n_chunks - 1 else -1,
+                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                _set_op(si, _DSP_STORE_SETUP_CYCLES, g * blocks * out_vec_bytes, out_vec_bytes,
+                        out_full + q, -1, -1, out_free + q, -1, -1,
+                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                ci += 1
+                si += 1
+            chunk += 1
+    return c0, s0, si
+
+
+# ---------------------------------------------------------------------------------------------
+# tiling (plain Python: the closed-form sizes the builders fill)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LutPlan:
+    t_m: int
+    t_n: int
+    t_k: int
+    big_r: int  # m-tiles per round (capped at T_m)
+    rhs_regions: int
+    act_bytes: float
+    wgt_bytes: float
+    res_bytes: float
+    width: float
+    c_ex: float
+
+    @property
+    def rounds(self) -> int:
+        return -(-self.t_m // self.big_r)
+
+    @property
+    def n_ops(self) -> int:
+        return self.rounds * self.t_n + self.t_m + 2 * self.t_m * self.t_n
+
+    @property
+    def n_sems(self) -> int:
+        return 1 + self.big_r + 2 * self.rhs_regions + 2 * _LUT_RESULT_BUFFERS
+
+
+@dataclass(frozen=True, slots=True)
+class _DspPlan:
+    m: int
+    t_k: int
+    t_n: int
+    r_l: int  # pixels per input region (capped at m)
+    r_r: int  # blocks per weight chunk (capped at T_n)
+    weight_regions: int
+    wgt_block_bytes: float
+    wgt_width: float
+    out_vec_bytes: float
+
+    @property
+    def n_regions(self) -> int:
+        return -(-self.m // self.r_l)
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.t_n // self.r_r)
+
+    @property
+    def n_sub(self) -> int:
+        g = _DSP_SUBTILE_PIXELS
+        last_px = self.m - (self.n_regions - 1) * self.r_l
+        return (self.n_regions - 1) * (-(-self.r_l // g)) + (-(-last_px // g))
+
+    @property
+    def n_ops(self) -> int:
+        return self.n_regions * self.n_chunks + self.n_sub * (1 + 2 * self.n_chunks)
+
+    @property
+    def n_sems(self) -> int:
+        return (1 + -(-self.r_l // _DSP_SUBTILE_PIXELS) + 2 * self.weight_regions
+                + 2 * _DSP_OUTPUT_BUFFERS)
+
+
+def _lut_plan(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore
+              ) -> _LutPlan | str:
+    t_m, t_n, t_k = -(-m // core.rows), -(-n // core.cols), -(-k // core.depth_bits)
+    problems = []
+    if t_k * a_bits > core.act_buffer_depth:
+        problems.append(f"LUT core: one m-tile needs ceil(k/Dk)*a_bits = {t_k}*{a_bits} = "
+                        f"{t_k * a_bits} activation-buffer entries, act_buffer_depth = "
+                        f"{core.act_buffer_depth}")
+    if t_k * w_bits > core.weight_buffer_depth:
+        problems.append(f"LUT core: one n-tile needs ceil(k/Dk)*w_bits = {t_k}*{w_bits} = "
+                        f"{t_k * w_bits} weight-buffer entries, weight_buffer_depth = "
+                        f"{core.weight_buffer_depth}")
+    if problems:
+        return "; ".join(problems)
+    width = core.dram_bits_per_cycle / 8.0
+    return _LutPlan(
+        t_m=t_m, t_n=t_n, t_k=t_k,
+        big_r=min(core.act_buffer_depth // (t_k * a_bits), t_m),
+        rhs_regions=min(core.weight_buffer_depth // (t_k * w_bits), t_n),
+        act_bytes=core.rows * core.depth_bits * t_k * a_bits / 8.0,
+        wgt_bytes=core.cols * core.depth_bits * t_k * w_bits / 8.0,
+        res_bytes=float(core.rows * core.cols * _LUT_ACC_BYTES),
+        width=width,
+        c_ex=float((t_k + _LUT_EXEC_SLICE_OVERHEAD) * a_bits * w_bits
+                   + _LUT_EXEC_SLICE_OVERHEAD),
+    )
+
+
+def _dsp_plan(m: int, n: int, k: int, a_bits: int, core: DspCore, ping_pong: bool
+              ) -> _DspPlan | str:
+    packed = a_bits <= core.pack_act_bits
+    k_c = core.block_cols * (core.macs_per_dsp_packed if packed else 1)
+    t_k = -(-k // k_c)
+    t_n = -(-n // core.block_rows)
+    words_per_block = -(-core.block_rows // _DSP_ROWS_PER_WORD) * t_k
+    regions = 2 if ping_pong else 1
+    problems = []
+    if t_k > core.input_buffer_depth:
+        problems.append(f"DSP core: one pixel needs T_k = ceil(k/{k_c}) = {t_k} input words, "
+                        f"input_buffer_depth = {core.input_buffer_depth}")
+    if regions * words_per_block > core.weight_buffer_depth:
+        what = "each half of the weight buffer" if ping_pong else "the weight buffer"
+        problems.append(f"DSP core: one block needs {words_per_block} weight words "
+                        f"(2 per k-tile), {what} has "
+                        f"{core.weight_buffer_depth // regions} (weight_buffer_depth = "
+                        f"{core.weight_buffer_depth})")
+    if problems:
+        return "; ".join(problems)
+    return _DspPlan(
+        m=m, t_k=t_k, t_n=t_n,
+        r_l=min(core.input_buffer_depth // t_k, m),
+        r_r=min(core.weight_buffer_depth // (regions * words_per_block), t_n),
+        weight_regions=regions,
+        wgt_block_bytes=core.block_rows * k_c * core.weight_bits / 8.0 * t_k,
+        wgt_width=k_c * core.weight_bits / 8.0,
+        out_vec_bytes=float(core.block_rows),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------------------------
+
+
+def _run(lut: _LutPlan | None, dsp: _DspPlan | None, port: float
+         ) -> tuple[list[CoreSim | None], int]:
+    n_ops = (lut.n_ops if lut else 0) + (dsp.n_ops if dsp else 0)
+    n_sems = (lut.n_sems if lut else 0) + (dsp.n_sems if dsp else 0)
+    op_fixed = np.zeros(n_ops)
+    op_bytes = np.zeros(n_ops)
+    op_cap = np.ones(n_ops)
+    op_wait = np.full((n_ops, _MAX_DEPS), -1, np.int64)
+    op_sig = np.full((n_ops, _MAX_DEPS), -1, np.int64)
+    sem_init = np.zeros(n_sems, np.int64)
+    bounds: list[int] = []
+    starts: list[float] = []
+    op0 = sem0 = 0
+    if lut is not None:
+        x0, r0, end = _build_lut(lut.t_m, lut.t_n, lut.big_r, lut.rhs_regions, lut.act_bytes,
+                                 lut.wgt_bytes, lut.res_bytes, lut.width, lut.c_ex, op0, sem0,
+                                 op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init)
+        bounds += [op0, x0, r0, end]
+        starts += [_LUT_LAUNCH_CYCLES] * 3
+        op0, sem0 = end, sem0 + lut.n_sems
+    if dsp is not None:
+        c0, s0, end = _build_dsp(dsp.m, dsp.t_k, dsp.t_n, dsp.r_l, dsp.r_r, dsp.weight_regions,
+                                 dsp.wgt_block_bytes, dsp.wgt_width, dsp.out_vec_bytes, op0, sem0,
+                                 op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init)
+        bounds += [op0, c0, s0, end]
+        starts += [_DSP_LAUNCH_CYCLES] * 3
+    first = np.array([b for i, b in enumerate(bounds) if i % 4 != 3], np.int64)
+    last = np.array([b for i, b in enumerate(bounds) if i % 4 != 0], np.int64)
+    busy, contention, finish, events, stuck = _simulate(
+        first, last, np.array(starts), op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init,
+        float(port))
+    if stuck:  # pragma: no cover - a schedule bug, never a user error
+        raise RuntimeError("cycle simulation deadlocked; please report the GEMM and cores")
+    cores: list[CoreSim | None] = []
+    engine = 0
+    for plan, name, stage_names in ((lut, "lut", LUT_STAGES), (dsp, "dsp", DSP_STAGES)):
+        if plan is None:
+            cores.append(None)
+            continue
+        end_cycles = float(max(finish[engine:engine + 3]))
+        stages = []
+        for j, stage_name in enumerate(stage_names):
+            e = engine + j
+            lo, hi = int(first[e]), int(last[e])
+            stages.append(StageSim(
+                name=stage_name,
+                busy_cycles=float(busy[e]),
+                stall_cycles=end_cycles - float(busy[e]),
+                ops=hi - lo,
+                dram_bytes=float(op_bytes[lo:hi].sum()),
+                dram_contention_cycles=float(contention[e]),
+            ))
+        tiling = (("T_m", plan.t_m), ("T_n", plan.t_n), ("T_k", plan.t_k), ("R", plan.big_r),
+                  ("rhs_regions", plan.rhs_regions)) if isinstance(plan, _LutPlan) else (
+                  ("T_n", plan.t_n), ("T_k", plan.t_k), ("r_l", plan.r_l), ("r_r", plan.r_r),
+                  ("weight_regions", plan.weight_regions))
+        cores.append(CoreSim(
+            name=name,
+            channels=0,
+            cycles=end_cycles,
+            stages=tuple(stages),
+            dram_bytes=sum(s.dram_bytes for s in stages),
+            dram_contention_cycles=sum(s.dram_contention_cycles for s in stages),
+            tiling=tiling,
+        ))
+        engine += 3
+    return cores, int(events)
+
+
+def _check_gemm(c: Checker, m: Any, n: Any, k: Any) -> None:
+    for name, value, lo in (("m", m, 1), ("n", n, 1), ("k", k, 1)):
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= lo
+        c.require(ok, name, value, f"must be an int >= {lo}")
+
+
+def _check_bits(c: Checker, name: str, value: Any, hi: int) -> None:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= hi
+    c.require(ok, name, value, f"must be an int in [1, {hi}]")
+
+
+def _check_port(c: Checker, value: Any) -> None:
+    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+          and value > 0)  # NaN fails the comparison
+    c.require(ok, "dram_bytes_per_cycle", value,
+              "must be a number > 0 (math.inf: every DMA engine at its own width)")
+
+
+def _infeasible(reason: str, n_l: int, n_d: int) -> LayerSim:
+    return LayerSim(feasible=False, reason=reason, total_cycles=math.inf,
+                    lut_cycles=math.inf if n_l else 0.0, dsp_cycles=math.inf if n_d else 0.0,
+                    lut_channels=n_l, dsp_channels=n_d, lut=None, dsp=None, dram_bytes=0.0,
+                    dram_contention_cycles=0.0, events=0)
+
+
+def _layer(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lut_core: LutCore,
+           dsp_core: DspCore, port: float, ping_pong: bool) -> LayerSim:
+    lut = _lut_plan(m, n_l, k, w_bits, a_bits, lut_core) if n_l else None
+    dsp = _dsp_plan(m, n_d, k, a_bits, dsp_core, ping_pong) if n_d else None
+    problems = [p for p in (lut, dsp) if isinstance(p, str)]
+    if problems:
+        return _infeasible("; ".join(problems), n_l, n_d)
+    assert not isinstance(lut, str) and not isinstance(dsp, str)
+    (lut_sim, dsp_sim), events = _run(lut, dsp, port)
+    if lut_sim is not None:
+        lut_sim = _with_channels(lut_sim, n_l)
+    if dsp_sim is not None:
+        dsp_sim = _with_channels(dsp_sim, n_d)
+    lut_cycles = lut_sim.cycles if lut_sim else 0.0
+    dsp_cycles = dsp_sim.cycles if dsp_sim else 0.0
+    sims = [s for s in (lut_sim, dsp_sim) if s is not None]
+    return LayerSim(
+        feasible=True, reason="", total_cycles=max(lut_cycles, dsp_cycles),
+        lut_cycles=lut_cycles, dsp_cycles=dsp_cycles, lut_channels=n_l, dsp_channels=n_d,
+        lut=lut_sim, dsp=dsp_sim, dram_bytes=sum(s.dram_bytes for s in sims),
+        dram_contention_cycles=sum(s.dram_contention_cycles for s in sims), events=events)
+
+
+def _with_channels(sim: CoreSim, channels: int) -> CoreSim:
+    return CoreSim(name=sim.name, channels=channels, cycles=sim.cycles, stages=sim.stages,
+                   dram_bytes=sim.dram_bytes, dram_contention_cycles=sim.dram_contention_cycles,
+                   tiling=sim.tiling)
+
+
+def _check_cores(lut_core: object, dsp_core: object) -> None:
+    if lut_core is not None and not isinstance(lut_core, LutCore):
+        raise TypeError(f"lut_core: expected a LutCore, got {type(lut_core).__name__}")
+    if dsp_core is not None and not isinstance(dsp_core, DspCore):
+        raise TypeError(f"dsp_core: expected a DspCore, got {type(dsp_core).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+
+
+def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fraction: float,
+                   lut_core: LutCore, dsp_core: DspCore, dram_bytes_per_cycle: float, *,
+                   dsp_weight_ping_pong: bool = False) -> LayerSim:
+    """Simulate one ``(m x k) @ (k x n)`` GEMM split between the LUT and DSP cores.
+
+    :param m: output pixels (GEMM rows), >= 1.
+    :param n: output channels, >= 1; ``n_L = round(n*lut_fraction)`` (half to even) go to the
+        LUT core, the other ``n - n_L`` to the DSP core.
+    :param k: reduction length, >= 1.
+    :param w_bits: LUT-core weight bits, 1..``lut_core.max_bits`` (DSP-core weights keep
+        ``dsp_core.weight_bits``).
+    :param a_bits: activation bits, 1..``lut_core.max_bits`` (and <= 8 when the DSP core has
+        channels); the DSP core packs two MACs per DSP when ``a_bits <= pack_act_bits``.
+    :param lut_fraction: share of output channels on the LUT core, in [0, 1].
+    :param dram_bytes_per_cycle: the DRAM port both cores share, bytes per core clock cycle
+        (an :class:`~hwsim.spec.records.FpgaDevice`'s ``dram_bytes_per_cycle``); ``math.inf``
+        lets every DMA engine run at its own width.
+    :param dsp_weight_ping_pong: split the DSP weight buffer into two halves so that weight loads
+        overlap compute (not in the N3H-Core equations; see the module notes).
+    :return: the :class:`LayerSim`; ``feasible=False`` with a reason when a buffer cannot hold
+        one tile. Malformed input raises :class:`~hwsim.errors.RecordError`.
+    """
+    _check_cores(lut_core, dsp_core)
+    c = Checker()
+    _check_gemm(c, m, n, k)
+    _check_bits(c, "w_bits", w_bits, lut_core.max_bits)
+    _check_bits(c, "a_bits", a_bits, lut_core.max_bits)
+    ok = (isinstance(lut_fraction, (int, float, np.integer, np.floating))
+          and not isinstance(lut_fraction, bool) and 0.0 <= lut_fraction <= 1.0)
+    c.require(ok, "lut_fraction", lut_fraction, "must be a number in [0, 1]")
+    _check_port(c, dram_bytes_per_cycle)
+    c.raise_if_any(RecordError, "simulate_layer input")
+    n_l = round(n * float(lut_fraction))
+    n_d = n - n_l
+    if n_d:
+        _check_bits(c, "a_bits", a_bits, 8)
+        c.raise_if_any(RecordError, "simulate_layer input (the DSP core has 8-bit input words)")
+    return _layer(int(m), n_l, n_d, int(k), int(w_bits), int(a_bits), lut_core, dsp_core,
+                  float(dram_bytes_per_cycle), dsp_weight_ping_pong)
+
+
+def simulate_lut_core(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore,
+                      dram_bytes_per_cycle: float) -> LayerSim:
+    """Simulate the GEMM on the LUT core alone (all ``n`` channels), with the port to itself.
+
+    Parameters as :func:`simulate_layer`; ``dsp_cycles`` is 0 and ``dsp`` is ``None``.
+    """
+    _check_cores(core, None)
+    c = Checker()
+    _check_gemm(c, m, n, k)
+    _check_bits(c, "w_bits", w_bits, core.max_bits)
+    _check_bits(c, "a_bits", a_bits, core.max_bits)
+    _check_port(c, dram_bytes_per_cycle)
+    c.raise_if_any(RecordError, "simulate_lut_core input")
+    return _layer(int(m), int(n), 0, int(k), int(w_bits), int(a_bits), core, DspCore(),
+                  float(dram_bytes_per_cycle), False)
+
+
+def simulate_dsp_core(m: int, n: int, k: int, a_bits: int, core: DspCore,
+                      dram_bytes_per_cycle: float, *, weight_ping_pong: bool = False
+                      ) -> LayerSim:
+    """Simulate the GEMM on the DSP core alone (all ``n`` channels, 8-bit weights), with the
+    port to itself.
+
+    Parameters as :func:`simulate_layer`; ``a_bits`` in 1..8; ``lut_cycles`` is 0 and ``lut``
+    is ``None``.
+    """
+    _check_cores(None, core)
+    c = Checker()
+    _check_gemm(c, m, n, k)
+    _check_bits(c, "a_bits", a_bits, 8)
+    _check_port(c, dram_bytes_per_cycle)
+    c.raise_if_any(RecordError, "simulate_dsp_core input")
+    return _layer(int(m), 0, int(n), int(k), 1, int(a_bits), LutCore(), core,
+                  float(dram_bytes_per_cycle), weight_ping_pong)
+
+
+def lut_regime(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore) -> str:
+    """Which agreement regime a LUT-core GEMM is in (see the module notes).
+
+    ``"exec_floor"``: the N3H-Core equations give fewer cycles than the ``T_m*T_n`` tile
+    products take on the array. ``"result_bound"``: writing a product's accumulators takes
+    longer than computing it. ``"matched"``: neither; the cycle tier is within the stated
+    tolerance of the equations.
+    """
+    t_m, t_n, t_k = -(-m // core.rows), -(-n // core.cols), -(-k // core.depth_bits)
+    c_ex = (t_k + _LUT_EXEC_SLICE_OVERHEAD) * a_bits * w_bits + _LUT_EXEC_SLICE_OVERHEAD
+    if lut_core_cycles(m, n, k, w_bits, a_bits, core, valid_only=False) < t_m * t_n * c_ex:
+        return "exec_floor"
+    write = _LUT_DMA_SETUP_CYCLES + core.rows * core.cols * _LUT_ACC_BYTES * 8.0 / (
+        core.dram_bits_per_cycle)
+    if write > c_ex:
+        return "result_bound"
+    return "matched"

@@ -1,0 +1,148 @@
+"""cost_models.evaluate on the heterogeneous FPGA target: consistency, designs, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import cost_models as cm
+from cost_models.design import Design, DesignError, load_design
+from hwsim.fpga import analytic
+from hwsim.ir import zoo
+from hwsim.spec import LutCore, load_hardware
+from rl_search.cli import main
+
+R18 = zoo.get("resnet18")
+
+
+def test_default_design_is_n3h_convention():
+    d = cm.default_design(R18)
+    assert d.weight_bits[0] == d.act_bits[0] == 8 and d.weight_bits[-1] == 8
+    assert set(d.weight_bits[1:-1]) == {4} and all(f is None for f in d.lut_fraction)
+
+
+def test_report_totals_equal_analytic_sum():
+    target = cm.get_target("n3h-zcu102")
+    design = cm.uniform_design(R18, 4, 4, 0.3)
+    report = target.evaluate(R18, design)
+    a = R18.to_arrays()
+    _, _, layer = analytic.hetero_layer_cycles(a.m, a.n, a.k, 4, 4, 0.3, target.lut_core,
+                                               target.dsp_core)
+    assert report.total_cycles == pytest.approx(float((layer * a.count).sum()), rel=1e-12)
+    assert report.latency_ms == pytest.approx(report.total_cycles / 1e5)
+    assert report.feasible and report.violations == ()
+
+
+@pytest.mark.parametrize("rho", [0.0, 1.0])
+def test_single_core_fractions(rho):
+    target = cm.get_target("n3h-zcu102")
+    report = target.evaluate(R18, cm.uniform_design(R18, 4, 4, rho))
+    for layer in report.layers:
+        if rho == 0.0:
+            assert layer.lut_cycles == 0 and layer.cycles == layer.dsp_cycles
+        else:
+            assert layer.dsp_cycles == 0 and layer.cycles == layer.lut_cycles
+
+
+def test_balance_point_beats_both_single_cores_per_layer():
+    target = cm.get_target("n3h-zcu102")
+    balanced = target.evaluate(R18, cm.uniform_design(R18, 4, 4))
+    dsp = target.evaluate(R18, cm.uniform_design(R18, 4, 4, 0.0))
+    lut = target.evaluate(R18, cm.uniform_design(R18, 4, 4, 1.0))
+    for b, d, u in zip(balanced.layers, dsp.layers, lut.layers, strict=True):
+        assert b.cycles <= min(d.cycles, u.cycles)
+    sweep = target.evaluate(R18, cm.uniform_design(R18, 4, 4, balance="n3h-sweep"))
+    assert balanced.total_cycles <= sweep.total_cycles
+
+
+def test_batch_matches_single_evaluations():
+    target = cm.get_target("n3h-zcu102")
+    rng = np.random.default_rng(0)
+    wb = rng.integers(2, 9, size=(16, len(R18)))
+    ab = rng.integers(2, 9, size=(16, len(R18)))
+    rho = rng.uniform(0, 1, size=(16, len(R18)))
+    rho[:4] = np.nan  # balance points
+    batch = cm.evaluate_batch(R18, "n3h-zcu102", wb, ab, rho)
+    for i in range(16):
+        fr = tuple(None if np.isnan(f) else float(f) for f in rho[i])
+        design = Design(R18.layer_names, tuple(map(int, wb[i])), tuple(map(int, ab[i])), fr)
+        report = target.evaluate(R18, design)
+        assert batch.cycles[i] == pytest.approx(report.total_cycles, rel=1e-12)
+        assert bool(batch.feasible[i]) == report.feasible
+
+
+def test_cache_returns_the_same_report():
+    target = cm.get_target("n3h-zc706")
+    design = cm.uniform_design(R18, 3, 3, 0.5)
+    first = target.evaluate(R18, design)
+    hits = target.cache_hits
+    assert target.evaluate(R18, design) is first and target.cache_hits == hits + 1
+
+
+def test_infeasible_design_is_a_report_not_an_exception():
+    hw = load_hardware("n3h-pynq-z2")
+    big = dataclasses.replace(hw, name="too-big", lut_core=LutCore(16, 256, 16))
+    report = cm.evaluate(R18, big)
+    assert not report.feasible
+    assert any(v.startswith("LUT ") for v in report.violations)
+    # A buffer too small for the layer's k: inf cycles and a reason naming the layer.
+    tiny = dataclasses.replace(hw, name="tiny-buffers", lut_core=LutCore(4, 64, 8, 16))
+    report = cm.evaluate(R18, tiny, cm.uniform_design(R18, 8, 8, 1.0))
+    assert not report.feasible and any("layer4.1.conv2" in v for v in report.violations)
+    assert np.isinf(report.total_cycles)
+
+
+def test_design_errors_name_the_layer():
+    with pytest.raises(DesignError, match="lut_fraction"):
+        Design(("a",), (4,), (4,), (1.5,))
+    with pytest.raises(DesignError, match="conv1.weight_bits"):
+        Design(("conv1",), (0,), (4,), (None,))
+    other = cm.default_design(zoo.get("resnet20"))
+    with pytest.raises(DesignError, match="resnet18"):
+        cm.evaluate(R18, "n3h-zcu102", other)
+    too_many_bits = cm.uniform_design(R18, 4, 9)
+    with pytest.raises(DesignError, match="act_bits"):
+        cm.evaluate(R18, "n3h-zcu102", too_many_bits)
+
+
+def test_unknown_target_lists_known_ones():
+    with pytest.raises(KeyError, match="n3h-zcu102"):
+        cm.get_target("n3h-zcu999")
+    with pytest.raises(Exception, match="no cost model"):
+        cm.get_target("zcu102")  # a bare board has no GEMM cores
+
+
+def test_design_toml_round_trip_and_errors(tmp_path):
+    design = dataclasses.replace(cm.uniform_design(R18, 5, 3, 0.25), lut_core=LutCore(4, 64, 8))
+    path = tmp_path / "d.toml"
+    design.save(path)
+    assert load_design(path, R18) == design
+    bad = path.read_text().replace("weight_bits = 5", "weight_bits = 0", 1)
+    bad = bad.replace("lut_fraction = 0.25", "lut_fraction = 2.0", 1).replace(
+        'name = "fc"', 'name = "classifier"')
+    bad += "\n[extra]\nx = 1\n"
+    path.write_text(bad)
+    with pytest.raises(DesignError) as err:
+        load_design(path, R18)
+    text = str(err.value)
+    for needle in ("d.toml", "conv1.weight_bits", "conv1.lut_fraction", "classifier", "extra"):
+        assert needle in text, text
+
+
+def test_cli_estimate_table_json_and_infeasible(capsys, tmp_path):
+    assert main(["estimate", "--workload", "resnet18", "--target", "n3h-pynq-z2"]) == 0
+    out = capsys.readouterr().out
+    assert "FEASIBLE" in out and "layer4.1.conv2" in out and "BRAM36" in out
+    assert main(["estimate", "--workload", "resnet18", "--target", "n3h-zcu102", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["layers"]) == 21 and data["feasible"] is True
+    design = cm.uniform_design(R18, 8, 8)
+    design = dataclasses.replace(design, lut_core=LutCore(16, 256, 16))
+    path = tmp_path / "big.toml"
+    design.save(path)
+    code = main(["estimate", "--target", "n3h-pynq-z2", "--design", str(path), "--strict"])
+    out = capsys.readouterr().out
+    assert code == 1 and "INFEASIBLE" in out and "LUT " in out

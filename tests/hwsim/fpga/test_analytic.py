@@ -1,0 +1,579 @@
+"""N3H-Core analytic latency model: golden figures, kernels vs ``tests/naive.py``, properties.
+
+Goldens regenerate with ``python tests/hwsim/fpga/test_analytic.py`` (it prints them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from hwsim.errors import RecordError, SpecError
+from hwsim.fpga import analytic as an
+from hwsim.fpga import (
+    batch_network_cycles,
+    dsp_core_cycles,
+    dsp_core_problem,
+    exact_balance,
+    hetero_layer_cycles,
+    lut_core_cycles,
+    lut_core_problem,
+    n3h_sweep_balance,
+)
+from hwsim.ir.workload import WorkloadArrays
+from hwsim.spec.records import DspCore, LutCore
+
+
+def _load_naive():  # tests/ is not a package; load tests/naive.py by path
+    path = Path(__file__).resolve().parents[2] / "naive.py"
+    spec = importlib.util.spec_from_file_location("codesign_tests_naive", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+naive = _load_naive()
+
+# ResNet-18 / ImageNet as 21 GEMMs (m, k, n), REFERENCE.md section 1 (the release's arrays)
+M = [12544] + [3136] * 4 + [784] * 5 + [196] * 5 + [49] * 5 + [1]
+K = [147, 576, 576, 576, 576, 576, 1152, 64, 1152, 1152, 1152, 2304, 128, 2304, 2304,
+     2304, 4608, 256, 4608, 4608, 512]
+N = [64] * 5 + [128] * 5 + [256] * 5 + [512] * 5 + [1000]
+# "DSP core alone": first conv and last FC W8A8, the rest W8 x A<=4 packed (the release's sarray)
+A_DSP = [8] + [4] * 19 + [8]
+
+# the sanity hardware: Dm=8, Dk=128, Dn=16, LMEM=1024, Dl=2048, Dr=1024, f=64, 100 MHz
+LUT = LutCore(rows=8, depth_bits=128, cols=16, act_buffer_depth=1024)
+DSP = DspCore(input_buffer_depth=2048, weight_buffer_depth=1024)
+LUT_HW = (8, 128, 16, 1024, 64)
+DSP_HW = (2048, 1024, 4)
+MS_PER_CYCLE = 1e-5  # 100 MHz
+
+# exact goldens of this transcription (cycles)
+GOLDEN_LUT_ALONE = {8: 19084318.0, 4: 5670962.0, 2: 2162154.0}
+GOLDEN_DSP_ALONE = 10022833.0
+GOLDEN_DSP_ALL_W8A8 = 26278030.0
+GOLDEN_DSP_ALL_PACKED = 9460048.0
+GOLDEN_SWEEP_A4W4 = [0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.63, 0.25, 0.63, 0.63, 0.69, 0.75, 0.44,
+                     0.75, 0.75, 0.69, 0.85, 0.56, 0.85, 0.85, 0.33]
+
+
+def _resnet_arrays() -> WorkloadArrays:
+    ro = [np.array(v, dtype=np.int64) for v in (M, N, K, [1] * 21, range(21), range(22))]
+    return WorkloadArrays(*ro)
+
+
+def _lut_only_cycles(bits: int) -> float:
+    return float(hetero_layer_cycles(M, N, K, bits, bits, 1.0, LUT, DSP)[2].sum())
+
+
+def _dsp_only_cycles(a_bits: list[int] | int) -> float:
+    return float(hetero_layer_cycles(M, N, K, 8, a_bits, 0.0, LUT, DSP)[2].sum())
+
+
+# --------------------------------------------------------------------------------------------
+# golden numbers: ResNet-18 sanity figures of REFERENCE.md section 1
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bits", "reference_ms"), [(8, 190.8), (4, 56.7), (2, 21.6)])
+def test_resnet18_lut_core_alone(bits: int, reference_ms: float) -> None:
+    cycles = _lut_only_cycles(bits)
+    assert cycles * MS_PER_CYCLE == pytest.approx(reference_ms, rel=0.005)
+    assert cycles == GOLDEN_LUT_ALONE[bits]
+    scalar = sum(lut_core_cycles(m, n, k, bits, bits, LUT) for m, n, k in zip(M, N, K, strict=True))
+    assert scalar == cycles
+
+
+def test_resnet18_dsp_core_alone() -> None:
+    """100.2 ms is the release's reading: first and last layer W8A8, the other 19 packed.
+
+    All 21 at W8A8 would be 262.8 ms, all 21 packed 94.6 ms; neither matches.
+    """
+    cycles = _dsp_only_cycles(A_DSP)
+    assert cycles * MS_PER_CYCLE == pytest.approx(100.2, rel=0.005)
+    assert cycles == GOLDEN_DSP_ALONE
+    assert _dsp_only_cycles(8) == GOLDEN_DSP_ALL_W8A8
+    assert _dsp_only_cycles(4) == GOLDEN_DSP_ALL_PACKED
+    scalar = sum(dsp_core_cycles(m, n, k, a, DSP)
+                 for m, n, k, a in zip(M, N, K, A_DSP, strict=True))
+    assert scalar == cycles
+
+
+def test_resnet18_sweep_balance_golden() -> None:
+    rho = n3h_sweep_balance(M, N, K, 4, 4, LUT, DSP)
+    assert rho.tolist() == GOLDEN_SWEEP_A4W4
+    assert all(sum(an._split(n, r)) == n for n, r in zip(N, rho, strict=True))
+
+
+def test_resnet18_batch_matches_per_layer_sum() -> None:
+    arrays = _resnet_arrays()
+    rng = np.random.default_rng(0)
+    w = rng.integers(2, 9, size=(5, 21))
+    a = rng.integers(2, 9, size=(5, 21))
+    rho = rng.random((5, 21))
+    totals = batch_network_cycles(arrays, w, a, rho, LUT, DSP)
+    for d in range(5):
+        per_layer = hetero_layer_cycles(M, N, K, w[d], a[d], rho[d], LUT, DSP)[2]
+        assert totals[d] == pytest.approx(per_layer.sum(), rel=1e-15)
+        naive_total = naive.network_cycles(M, N, K, [1] * 21, list(range(21)), w[d].tolist(),
+                                           a[d].tolist(), rho[d].tolist(), LUT_HW, DSP_HW)
+        assert totals[d] == naive_total  # same summation order: bitwise
+
+
+# --------------------------------------------------------------------------------------------
+# kernels vs tests/naive.py
+# --------------------------------------------------------------------------------------------
+
+# (m, n, k): n below the array width, n = 1, k not a multiple of the tile, k < tile, m = 1, ...
+EDGE_SHAPES = [
+    (1, 1, 1), (1, 1000, 512), (12544, 64, 147), (7, 15, 63), (8, 16, 64), (9, 17, 65),
+    (1, 3, 4608), (49, 512, 4608), (3136, 1, 576), (2, 33, 129), (100, 1000, 31), (5, 2, 1),
+]
+LUT_HWS = [LUT_HW, (1, 64, 1, 1024, 64), (50, 256, 50, 51200, 64), (3, 192, 7, 3000, 48),
+           (8, 64, 16, 1024, 128)]
+DSP_HWS = [DSP_HW, (1, 2, 4), (25600, 4096, 4), (100, 37, 0), (2048, 1024, 8)]
+
+
+@pytest.mark.parametrize("shape", EDGE_SHAPES)
+@pytest.mark.parametrize("lut_hw", LUT_HWS)
+def test_lut_kernel_matches_naive_on_edges(shape: tuple[int, int, int], lut_hw: tuple) -> None:
+    m, n, k = shape
+    for w, a in [(1, 1), (2, 2), (8, 8), (3, 7), (5, 1)]:
+        for n_l in {0, 1, n // 2, n}:
+            for valid_only in (True, False):
+                want = naive.lut_core_cycles(m, n_l, k, w, a, *lut_hw, valid_only=valid_only)
+                assert an._lut_cycles(m, n_l, k, w, a, *lut_hw, valid_only) == want
+
+
+@pytest.mark.parametrize("shape", EDGE_SHAPES)
+@pytest.mark.parametrize("dsp_hw", DSP_HWS)
+def test_dsp_kernel_matches_naive_on_edges(shape: tuple[int, int, int], dsp_hw: tuple) -> None:
+    m, n, k = shape
+    dl, dr, _ = dsp_hw
+    for n_d in {0, 1, n // 2, n}:
+        for packed in (True, False):
+            want = naive.dsp_core_cycles(m, n_d, k, packed, dl, dr)
+            assert an._dsp_cycles(m, n_d, k, packed, dl, dr) == want
+
+
+@pytest.mark.parametrize("shape", EDGE_SHAPES)
+def test_split_and_balance_kernels_match_naive_on_edges(shape: tuple[int, int, int]) -> None:
+    m, n, k = shape
+    for lut_hw, dsp_hw in zip(LUT_HWS, DSP_HWS, strict=True):
+        for w, a in [(8, 8), (4, 4), (2, 3)]:
+            for rho in (0.0, 0.01, 1 / n, 0.5, 0.99, 1.0):
+                want = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw)
+                assert an._hetero_one(m, n, k, w, a, rho, lut_hw, dsp_hw, True) == want[:2]
+            assert an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, True) == (
+                naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw))
+            for valid_only in (True, False):
+                assert an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
+                    naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
+
+
+shapes = st.tuples(
+    st.one_of(st.integers(1, 64), st.sampled_from([49, 196, 784, 3136, 12544]),
+              st.integers(1, 20000)),
+    st.one_of(st.integers(1, 40), st.integers(1, 1100)),
+    st.one_of(st.integers(1, 300), st.sampled_from([64, 147, 576, 1152, 2304, 4608]),
+              st.integers(1, 5000)),
+)
+bits = st.integers(1, 8)
+lut_hws = st.tuples(st.integers(1, 50), st.sampled_from([64, 128, 192, 256]), st.integers(1, 50),
+                    st.one_of(st.integers(1, 50).map(lambda x: 1024 * x), st.integers(1, 60000)),
+                    st.sampled_from([64, 32, 48, 128]))
+dsp_hws = st.tuples(st.one_of(st.integers(1, 25).map(lambda x: 1024 * x), st.integers(1, 30000)),
+                    st.one_of(st.integers(1, 4).map(lambda x: 1024 * x), st.integers(1, 5000)),
+                    st.sampled_from([4, 4, 0, 8]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, bits, bits, lut_hws, st.booleans())
+def test_lut_kernel_matches_naive(shape: tuple, w: int, a: int, lut_hw: tuple,
+                                  valid_only: bool) -> None:
+    m, n, k = shape
+    want = naive.lut_core_cycles(m, n, k, w, a, *lut_hw, valid_only=valid_only)
+    assert an._lut_cycles(m, n, k, w, a, *lut_hw, valid_only) == want
+    py_func = getattr(an._lut_cycles, "py_func", an._lut_cycles)
+    assert py_func(m, n, k, w, a, *lut_hw, valid_only) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, st.booleans(), dsp_hws)
+def test_dsp_kernel_matches_naive(shape: tuple, packed: bool, dsp_hw: tuple) -> None:
+    m, n, k = shape
+    want = naive.dsp_core_cycles(m, n, k, packed, dsp_hw[0], dsp_hw[1])
+    assert an._dsp_cycles(m, n, k, packed, dsp_hw[0], dsp_hw[1]) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2000), st.one_of(st.integers(0, 100).map(lambda i: i * 0.01),
+                                       st.integers(0, 100).map(lambda i: i / 100),
+                                       st.floats(0.0, 1.0)))
+def test_split_kernel_matches_python_round(n: int, rho: float) -> None:
+    assert an._split(n, rho) == naive.split_channels(n, rho)
+
+
+@settings(max_examples=150, deadline=None)
+@given(shapes, bits, bits, lut_hws, dsp_hws, st.booleans())
+def test_balance_kernels_match_naive(shape: tuple, w: int, a: int, lut_hw: tuple, dsp_hw: tuple,
+                                     valid_only: bool) -> None:
+    m, n, k = shape
+    assert an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
+    assert an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(shapes, st.integers(1, 3), bits, bits, st.floats(0.0, 1.0)),
+                min_size=1, max_size=8), lut_hws, dsp_hws)
+def test_network_kernels_match_naive(gemms: list, lut_hw: tuple, dsp_hw: tuple) -> None:
+    m, n, k = (np.array([g[0][i] for g in gemms], dtype=np.int64) for i in range(3))
+    count = np.array([g[1] for g in gemms], dtype=np.int64)
+    layer = np.arange(len(gemms), dtype=np.int64)
+    w = np.array([[g[2] for g in gemms]], dtype=np.int64)
+    a = np.array([[g[3] for g in gemms]], dtype=np.int64)
+    rho = np.array([[g[4] for g in gemms]])
+    want = naive.network_cycles(m.tolist(), n.tolist(), k.tolist(), count.tolist(),
+                                layer.tolist(), w[0].tolist(), a[0].tolist(), rho[0].tolist(),
+                                lut_hw, dsp_hw)
+    serial = an._network_serial(m, n, k, count, layer, w, a, rho, lut_hw, dsp_hw, True)
+    parallel = an._network_parallel(m, n, k, count, layer, w, a, rho, lut_hw, dsp_hw, True)
+    assert serial[0] == want
+    assert parallel[0] == want
+    lut_c, dsp_c, layer_c = an._hetero_batch(m, n, k, w[0], a[0], rho[0], lut_hw, dsp_hw, True)
+    for g in range(len(gemms)):
+        expect = naive.hetero_layer_cycles(int(m[g]), int(n[g]), int(k[g]), int(w[0, g]),
+                                           int(a[0, g]), float(rho[0, g]), lut_hw, dsp_hw)
+        assert (lut_c[g], dsp_c[g], layer_c[g]) == expect
+
+
+def test_plain_python_path_without_jit() -> None:
+    """``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python (coverage runs that way)."""
+    code = (
+        "import numpy as np\n"
+        "from hwsim.fpga import hetero_layer_cycles, exact_balance, n3h_sweep_balance, "
+        "batch_network_cycles\n"
+        "from hwsim.ir.workload import WorkloadArrays\n"
+        "from hwsim.spec.records import LutCore, DspCore\n"
+        f"M, N, K = {M}, {N}, {K}\n"
+        "L, D = LutCore(), DspCore()\n"
+        "arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in "
+        "(M, N, K, [1]*21, range(21), range(22))])\n"
+        "print(hetero_layer_cycles(M, N, K, 4, 4, 1.0, L, D)[2].sum())\n"
+        "print(n3h_sweep_balance(M, N, K, 4, 4, L, D).tolist())\n"
+        "print(exact_balance(M, N, K, 4, 4, L, D)[1].sum())\n"
+        "w = np.full((70, 21), 4)\n"
+        "print(batch_network_cycles(arrays, w, w, np.full((70, 21), 0.5), L, D)[0])\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                         text=True).stdout.split("\n")
+    arrays = _resnet_arrays()
+    w = np.full((1, 21), 4)
+    assert float(out[0]) == GOLDEN_LUT_ALONE[4]
+    assert out[1] == str(GOLDEN_SWEEP_A4W4)
+    assert float(out[2]) == exact_balance(M, N, K, 4, 4, LUT, DSP)[1].sum()
+    assert float(out[3]) == batch_network_cycles(arrays, w, w, np.full((1, 21), 0.5), LUT, DSP)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# properties
+# --------------------------------------------------------------------------------------------
+
+lut_cores = st.builds(LutCore, rows=st.integers(1, 50),
+                      depth_bits=st.sampled_from([64, 128, 192, 256]), cols=st.integers(1, 50),
+                      act_buffer_depth=st.integers(1, 50).map(lambda x: 1024 * x))
+dsp_cores = st.builds(DspCore, input_buffer_depth=st.integers(1, 25).map(lambda x: 1024 * x),
+                      weight_buffer_depth=st.integers(1, 4).map(lambda x: 1024 * x))
+
+
+@settings(max_examples=200, deadline=None)
+@given(shapes, bits, bits, lut_cores, dsp_cores)
+def test_split_zero_and_one_equal_the_single_cores(shape: tuple, w: int, a: int, lut: LutCore,
+                                                   dsp: DspCore) -> None:
+    m, n, k = shape
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 0.0, lut, dsp)
+    assert (lut_c, dsp_c, layer_c) == (0.0, dsp_core_cycles(m, n, k, a, dsp), dsp_c)
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 1.0, lut, dsp)
+    assert (lut_c, dsp_c, layer_c) == (lut_core_cycles(m, n, k, w, a, lut), 0.0, lut_c)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, st.integers(1, 7), bits, lut_hws)
+def test_lut_never_faster_with_more_weight_bits(shape: tuple, w: int, a: int,
+                                                lut_hw: tuple) -> None:
+    m, n, k = shape
+    before = naive.lut_core_cycles(m, n, k, w, a, *lut_hw)
+    assume(before < math.inf)
+    assert an._lut_cycles(m, n, k, w + 1, a, *lut_hw, True) >= before
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, bits, st.integers(1, 7), lut_hws, st.integers(3, 400))
+def test_lut_never_faster_with_more_act_bits_at_equal_regions(shape: tuple, w: int, a: int,
+                                                              lut_hw: tuple, regions: int) -> None:
+    """Holds while R = floor(LMEM/(T_k*Ab)) stays put (LMEM enters only through R, so each
+    bit-width gets the LMEM that holds ``regions`` m-tiles); see the exception below."""
+    m, n, k = shape
+    dm, dk, dn, _, f = lut_hw
+    t_k = -(-k // dk)
+    before = an._lut_cycles(m, n, k, w, a, dm, dk, dn, regions * t_k * a, f, True)
+    assume(before < math.inf)
+    after = an._lut_cycles(m, n, k, w, a + 1, dm, dk, dn, regions * t_k * (a + 1), f, True)
+    assert after >= before
+
+
+def test_lut_exception_more_act_bits_can_be_faster() -> None:
+    """Exception in the release's equations: 4 -> 5 activation bits shrink R from 512 to 409 =
+    T_m, so ``r = T_m mod R`` wraps to 0 and the stall ``(r-3)*(T_n-1)*C_ex`` vanishes (4.6x)."""
+    hw = (40, 128, 19, 8192, 64)
+    assert an._lut_cycles(16350, 437, 512, 6, 4, *hw, True) == 3208478.0
+    assert an._lut_cycles(16350, 437, 512, 6, 5, *hw, True) == 695486.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, bits, bits, lut_hws, st.booleans())
+def test_lut_never_faster_with_more_channels(shape: tuple, w: int, a: int, lut_hw: tuple,
+                                             valid_only: bool) -> None:
+    """The monotonicity :func:`exact_balance` bisects on: for R >= 3 (always with valid_only)."""
+    m, n, k = shape
+    t_k = -(-k // lut_hw[1])
+    assume(lut_hw[3] // (t_k * a) >= 3)
+    before = an._lut_cycles(m, n, k, w, a, *lut_hw, valid_only)
+    after = an._lut_cycles(m, n + 1, k, w, a, *lut_hw, valid_only)
+    assert after >= before
+
+
+def test_lut_exception_r_below_3_goes_negative_and_non_monotone() -> None:
+    """Verbatim, R < 3 gives negative cycles that fall as channels are added (ResNet-18's last
+    stage with Dk = 64, LMEM = 1024, 8-bit activations: T_k = 72, R = 1)."""
+    hw = (1, 64, 1, 1024, 64)
+    verbatim = [an._lut_cycles(49, n, 4608, 2, 8, *hw, False) for n in (1, 170, 512)]
+    assert verbatim == [-24752.0, -19783218.0, -59767806.0]
+    assert an._lut_cycles(49, 512, 4608, 2, 8, *hw, True) == math.inf
+    core = LutCore(rows=1, depth_bits=64, cols=1, act_buffer_depth=1024)
+    assert lut_core_cycles(49, 512, 4608, 2, 8, core) == math.inf
+    assert lut_core_cycles(49, 512, 4608, 2, 8, core, valid_only=False) == -59767806.0
+    assert "R = 1" in (lut_core_problem(4608, 2, 8, core) or "")
+    assert lut_core_problem(4608, 2, 8, core, valid_only=False) is None
+    # exact_balance falls back to a full scan there and still finds the scan's optimum
+    got = exact_balance(49, 512, 4608, 2, 8, core, DSP, valid_only=False)
+    assert (int(got[0]), float(got[1])) == naive.scan_balance(49, 512, 4608, 2, 8,
+                                                              (1, 64, 1, 1024, 64), DSP_HW, False)
+
+
+def test_lut_exception_negative_stall_d() -> None:
+    """``C_Lf - 1 > C_ex`` lets ``C_ex = C_Lf - 1`` through, so ``d = 13 - R``: with 1-bit
+    activations and a deep buffer the verbatim result is negative."""
+    core = LutCore(rows=8, depth_bits=64, cols=16, act_buffer_depth=51200)
+    verbatim = lut_core_cycles(8, 1, 64, 5, 1, core, valid_only=False)
+    assert verbatim < 0
+    assert lut_core_cycles(8, 1, 64, 5, 1, core) == math.inf
+    assert "negative" in (lut_core_problem(64, 5, 1, core) or "")
+
+
+def test_lut_exceptions_bigger_hardware_can_be_slower() -> None:
+    """Exceptions in the release's equations, each one reproduced exactly (cycles, valid domain):
+
+    * Dm, Dn, Dk: the fetch moves the padded tiles, ``Dm*ceil(m/Dm)`` rows and so on, so a
+      wider array that pads more fetches more.
+    * LMEM: ``d`` and ``(R-3)*(T_n-1)*F_L`` scale with the buffer's tile count R.
+    * f: a faster fetch (``C_Lf - 1 <= C_ex`` from then on) turns on the stall ``d``.
+    """
+    def lut(m: int, n: int, k: int, w: int, a: int, hw: tuple[int, ...]) -> float:
+        return an._lut_cycles(m, n, k, w, a, *hw, True)
+
+    assert lut(3136, 83, 2122, 6, 4, (32, 256, 20, 31744, 64)) == 478160.0
+    assert lut(3136, 83, 2122, 6, 4, (33, 256, 20, 31744, 64)) == 482676.0
+    assert lut(2, 523, 4608, 7, 4, (49, 256, 31, 43008, 64)) == 280786.0
+    assert lut(2, 523, 4608, 7, 4, (49, 256, 32, 43008, 64)) == 289354.0
+    assert lut(196, 469, 27, 1, 7, (21, 64, 2, 2048, 64)) == 129746.0
+    assert lut(196, 469, 27, 1, 7, (21, 128, 2, 2048, 64)) == 131686.0
+    assert lut(12573, 265, 4250, 6, 4, (14, 256, 4, 31744, 64)) == 41111628.0
+    assert lut(12573, 265, 4250, 6, 4, (14, 256, 4, 32768, 64)) == 42306348.0
+    assert lut(12544, 30, 147, 6, 5, (18, 64, 40, 12288, 64)) == 239218.0
+    assert lut(12544, 30, 147, 6, 5, (18, 64, 40, 12288, 128)) == 254923.0
+
+
+def test_lut_exceptions_bigger_gemm_can_be_faster() -> None:
+    """One more m-row can wrap ``r = T_m mod R`` to 0 and drop ``r*C_ex`` from the stall; one
+    more k can shrink R, and with it ``d = 10 + (R-3)*(C_ex - C_Lf)``."""
+    hw = (2, 64, 48, 2048, 64)
+    assert an._lut_cycles(12544, 972, 4608, 2, 8, *hw, True) == 313070318.0
+    assert an._lut_cycles(12545, 972, 4608, 2, 8, *hw, True) == 313068940.0
+    hw = (5, 64, 15, 26624, 64)
+    assert an._lut_cycles(49, 238, 512, 6, 8, *hw, True) == 185494.0
+    assert an._lut_cycles(49, 238, 513, 6, 8, *hw, True) == 170992.0
+
+
+@settings(max_examples=400, deadline=None)
+@given(shapes, st.booleans(), dsp_hws, st.sampled_from(["m", "n", "k"]))
+def test_dsp_never_faster_on_a_bigger_gemm(shape: tuple, packed: bool, dsp_hw: tuple,
+                                           dim: str) -> None:
+    m, n, k = shape
+    before = an._dsp_cycles(m, n, k, packed, dsp_hw[0], dsp_hw[1])
+    grown = {"m": (m + 1, n, k), "n": (m, n + 1, k), "k": (m, n, k + 1)}[dim]
+    assert an._dsp_cycles(*grown, packed, dsp_hw[0], dsp_hw[1]) >= before
+
+
+@settings(max_examples=400, deadline=None)
+@given(shapes, st.booleans(), dsp_hws, st.sampled_from([(1, 0), (0, 1), (1024, 0), (0, 1024)]))
+def test_dsp_never_slower_with_bigger_buffers(shape: tuple, packed: bool, dsp_hw: tuple,
+                                              grow: tuple[int, int]) -> None:
+    m, n, k = shape
+    dl, dr = dsp_hw[0], dsp_hw[1]
+    before = an._dsp_cycles(m, n, k, packed, dl, dr)
+    assert an._dsp_cycles(m, n, k, packed, dl + grow[0], dr + grow[1]) <= before
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, dsp_hws)
+def test_dsp_packing_never_slower(shape: tuple, dsp_hw: tuple) -> None:
+    m, n, k = shape
+    assert (an._dsp_cycles(m, n, k, True, dsp_hw[0], dsp_hw[1])
+            <= an._dsp_cycles(m, n, k, False, dsp_hw[0], dsp_hw[1]))
+
+
+def test_reference_split_can_lose_or_gain_a_channel() -> None:
+    """REFERENCE.md's ``n_D = round(n*(1-rho))`` is not ``n - n_L`` for odd n at half-integers."""
+    assert an._split(25, 0.02) == (0, 24)
+    assert an._split(25, 0.06) == (2, 24)
+    assert an._split(30, 55 * 0.01) == (16, 13)  # float error: 30*(1-0.55) = 13.4999...
+    assert an._split(64, 0.25) == (16, 48)
+
+
+def test_sweep_can_pick_a_split_that_drops_channels() -> None:
+    """The release's step back to ``rho - 0.01`` lands on ``rho = 0.5`` when ``n = 1``, where
+    ``round(0.5) = 0`` channels go to each core: the layer "costs" 0 cycles. REFERENCE.md's
+    rounding is kept as documented; :func:`exact_balance` conserves channels."""
+    rho = n3h_sweep_balance(12544, 1, 576, 3, 5, LUT, DSP)
+    assert float(rho) == 0.5
+    assert hetero_layer_cycles(12544, 1, 576, 3, 5, rho, LUT, DSP)[2] == 0.0
+    _, cycles = exact_balance(12544, 1, 576, 3, 5, LUT, DSP)
+    assert cycles > 0
+    assert cycles == min(lut_core_cycles(12544, 1, 576, 3, 5, LUT),
+                         dsp_core_cycles(12544, 1, 576, 5, DSP))
+
+
+def test_empty_dsp_share_costs_nothing() -> None:
+    """0 channels -> 0 cycles (REFERENCE.md); the release would charge an empty DSP pass here."""
+    lut_c, dsp_c, _ = hetero_layer_cycles(49, 40, 576, 4, 4, 0.99, LUT, DSP)
+    assert an._split(40, 0.99) == (40, 0)
+    assert dsp_c == 0.0
+    assert lut_c == lut_core_cycles(49, 40, 576, 4, 4, LUT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shapes, bits, bits, lut_hws, dsp_hws)
+def test_exact_balance_beats_the_sweep(shape: tuple, w: int, a: int, lut_hw: tuple,
+                                       dsp_hw: tuple) -> None:
+    """The exact split is the scan's optimum and never worse than the 0.01 sweep's split (taken
+    with ``n_D = n - n_L`` so that both cover all n channels)."""
+    m, n, k = shape
+    n_l, value = an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, True)
+    scan_n, scan_value = naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw)
+    assert value == scan_value
+    assert abs(n_l - scan_n) <= 1
+    rho = an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, True)
+    sweep_n = round(n * rho)
+    assert value <= max(naive.pair_cycles(m, sweep_n, n - sweep_n, k, w, a, lut_hw, dsp_hw))
+
+
+def test_exact_balance_on_resnet18_is_never_worse_than_the_sweep() -> None:
+    for bits in (2, 4, 8):
+        n_lut, exact = exact_balance(M, N, K, bits, bits, LUT, DSP)
+        rho = n3h_sweep_balance(M, N, K, bits, bits, LUT, DSP)
+        sweep = hetero_layer_cycles(M, N, K, bits, bits, rho, LUT, DSP)[2]
+        assert np.all(exact <= sweep)
+        assert np.all((0 <= n_lut) & (n_lut <= np.array(N)))
+
+
+# --------------------------------------------------------------------------------------------
+# batch API, infeasibility, validation
+# --------------------------------------------------------------------------------------------
+
+
+def test_batch_parallel_is_bitwise_serial() -> None:
+    arrays = _resnet_arrays()
+    rng = np.random.default_rng(1)
+    w = rng.integers(1, 9, size=(300, 21))
+    a = rng.integers(1, 9, size=(300, 21))
+    rho = rng.random((300, 21))
+    serial = batch_network_cycles(arrays, w, a, rho, LUT, DSP, parallel=False)
+    parallel = batch_network_cycles(arrays, w, a, rho, LUT, DSP, parallel=True)
+    assert np.array_equal(serial, parallel)
+    one = batch_network_cycles(arrays, w[7], a[7], rho[7], LUT, DSP)
+    assert one.shape == (1,) and one[0] == serial[7]
+
+
+def test_multi_gemm_layers_use_their_layer_column_and_count() -> None:
+    arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                              ([196, 196, 49], [64, 128, 10], [576, 64, 128], [1, 3, 2],
+                               [0, 0, 1], [0, 2, 3])])
+    w, a, rho = np.array([[4, 8]]), np.array([[4, 8]]), np.array([[0.5, 0.25]])
+    total = batch_network_cycles(arrays, w, a, rho, LUT, DSP)[0]
+    layer = hetero_layer_cycles([196, 196, 49], [64, 128, 10], [576, 64, 128], [4, 4, 8],
+                                [4, 4, 8], [0.5, 0.5, 0.25], LUT, DSP)[2]
+    assert total == layer[0] + 3 * layer[1] + 2 * layer[2]
+
+
+def test_infeasible_cores_give_inf_and_say_why() -> None:
+    small = LutCore(rows=8, depth_bits=64, cols=16, act_buffer_depth=64)
+    assert lut_core_cycles(49, 16, 4608, 8, 8, small) == math.inf  # T_k*Ab = 576 > 64
+    assert "LMEM = 64" in (lut_core_problem(4608, 8, 8, small) or "")
+    assert lut_core_problem(576, 4, 4, LUT) is None
+    tight = DspCore(input_buffer_depth=100, weight_buffer_depth=100)
+    assert dsp_core_cycles(49, 16, 4608, 8, tight) == math.inf  # T_k = 288
+    why = dsp_core_problem(4608, 8, tight) or ""
+    assert "Dl = 100" in why and "Dr = 100" in why
+    assert dsp_core_problem(4608, 4, DSP) is None
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(49, 16, 4608, 8, 8, 0.5, small, tight)
+    assert lut_c == dsp_c == layer_c == math.inf
+    n_lut, cycles = exact_balance(49, 512, 4608, 8, 8, small, DSP)
+    assert (int(n_lut), float(cycles)) == (0, dsp_core_cycles(49, 512, 4608, 8, DSP))
+
+
+def test_inputs_are_validated_with_every_problem_listed() -> None:
+    with pytest.raises(RecordError) as err:
+        hetero_layer_cycles([0, 5], 16, 1.5, 9, 0, [0.5, float("nan")], LUT, DSP)
+    text = str(err.value)
+    for name in ("m:", "k:", "w_bits:", "a_bits:", "lut_fraction:"):
+        assert name in text
+    with pytest.raises(RecordError, match="broadcast"):
+        hetero_layer_cycles([1, 2], [1, 2, 3], 64, 4, 4, 0.5, LUT, DSP)
+    with pytest.raises(RecordError, match="n_designs, 21"):
+        batch_network_cycles(_resnet_arrays(), np.full((2, 20), 4), np.full((2, 20), 4),
+                             np.full((2, 20), 0.5), LUT, DSP)
+    with pytest.raises(RecordError, match="n:"):
+        exact_balance(49, 0, 64, 4, 4, LUT, DSP)
+    with pytest.raises(ValueError, match="a_bits"):
+        dsp_core_cycles(49, 16, 64, 9, DSP)
+    with pytest.raises(SpecError, match="16x16"):
+        dsp_core_cycles(49, 16, 64, 4, DspCore(block_rows=32))
+    with pytest.raises(TypeError):
+        lut_core_cycles(49, 16, 64, 4, 4, DSP)  # type: ignore[arg-type]
+
+
+def _print_goldens() -> None:
+    print("GOLDEN_LUT_ALONE =", {b: _lut_only_cycles(b) for b in (8, 4, 2)})
+    print("GOLDEN_DSP_ALONE =", _dsp_only_cycles(A_DSP))
+    print("GOLDEN_DSP_ALL_W8A8 =", _dsp_only_cycles(8))
+    print("GOLDEN_DSP_ALL_PACKED =", _dsp_only_cycles(4))
+    print("GOLDEN_SWEEP_A4W4 =", n3h_sweep_balance(M, N, K, 4, 4, LUT, DSP).tolist())
+
+
+if __name__ == "__main__":
+    _print_goldens()
