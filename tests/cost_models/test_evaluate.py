@@ -98,7 +98,7 @@ def test_infeasible_design_is_a_report_not_an_exception():
 def test_design_errors_name_the_layer():
     with pytest.raises(DesignError, match="lut_fraction"):
         Design(("a",), (4,), (4,), (1.5,))
-    with pytest.raises(DesignError, match="conv1.weight_bits"):
+    with pytest.raises(DesignError, match=r"conv1\.weight_bits"):
         Design(("conv1",), (0,), (4,), (None,))
     other = cm.default_design(zoo.get("resnet20"))
     with pytest.raises(DesignError, match="resnet18"):

@@ -76,7 +76,7 @@ def test_hardware_list_and_show(capsys):
     ],
 )
 def test_bad_names_exit_nonzero_with_message(capsys, argv, needle):
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and "Traceback" not in err
 
 
