@@ -17,6 +17,7 @@ from typing import Any
 
 from hwsim.errors import Problem, RecordError
 from hwsim.ir import Workload
+from hwsim.ir.lowrank import apply_ranks, rank_problems
 from hwsim.spec.records import DspCore, LutCore
 
 BALANCE_MODES = ("exact", "n3h-sweep")
@@ -40,6 +41,9 @@ class Design:
     lut_core: LutCore | None = None
     dsp_core: DspCore | None = None
     workload: str = ""
+    rank: tuple[int | None, ...] | None = None
+    """Per-layer low-rank rank (``None`` entries keep the layer dense); see
+    :mod:`hwsim.ir.lowrank`. ``None`` for the whole design means no factorisation."""
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -61,6 +65,12 @@ class Design:
                                       or math.isnan(f) or not 0.0 <= f <= 1.0):
                     problems.append(Problem(f"{lname}.lut_fraction", f,
                                             "must be in [0, 1] (or omitted for the balance point)"))
+        if self.rank is not None:
+            if len(self.rank) != n:
+                problems.append(Problem("rank", len(self.rank), f"needs one entry per layer ({n})"))
+            for lname, r in zip(self.layer_names, self.rank, strict=False):
+                if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < 1):
+                    problems.append(Problem(f"{lname}.rank", r, "must be an int >= 1"))
         if self.balance not in BALANCE_MODES:
             problems.append(Problem("balance", self.balance, f"must be one of {BALANCE_MODES}"))
         if problems:
@@ -72,8 +82,14 @@ class Design:
     def check_against(self, workload: Workload) -> None:
         """Raise :class:`DesignError` naming every layer that does not match ``workload``."""
         problems = _name_problems(self.layer_names, workload)
+        if not problems and self.rank is not None:
+            problems = rank_problems(workload, self.rank)
         if problems:
             raise DesignError(f"design for workload {workload.name!r}", problems)
+
+    def apply_to(self, workload: Workload) -> Workload:
+        """The workload this design actually runs: low-rank layers where ranks are set."""
+        return workload if self.rank is None else apply_ranks(workload, self.rank)
 
     def with_layer(self, index: int, **changes: Any) -> Design:
         """A copy with one layer's knobs changed (``weight_bits=``, ``act_bits=``, ...)."""
@@ -98,8 +114,11 @@ class Design:
         for i, name in enumerate(self.layer_names):
             lines += ["", "[[layers]]", f'name = "{name}"',
                       f"weight_bits = {self.weight_bits[i]}", f"act_bits = {self.act_bits[i]}"]
-            if self.lut_fraction[i] is not None:
-                lines.append(f"lut_fraction = {float(self.lut_fraction[i])!r}")  # type: ignore[arg-type]
+            frac = self.lut_fraction[i]
+            if frac is not None:
+                lines.append(f"lut_fraction = {float(frac)!r}")
+            if self.rank is not None and self.rank[i] is not None:
+                lines.append(f"rank = {self.rank[i]}")
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path) -> None:
@@ -135,7 +154,7 @@ def uniform_design(workload: Workload, weight_bits: int, act_bits: int,
                   (lut_fraction,) * n, balance=balance, workload=workload.name)
 
 
-_LAYER_KEYS = {"name", "weight_bits", "act_bits", "lut_fraction"}
+_LAYER_KEYS = {"name", "weight_bits", "act_bits", "lut_fraction", "rank"}
 _DESIGN_KEYS = {"workload", "balance"}
 
 
@@ -173,6 +192,7 @@ def load_design(path: str | Path, workload: Workload | None = None) -> Design:
     wbits: list[Any] = []
     abits: list[Any] = []
     fracs: list[Any] = []
+    ranks: list[Any] = []
     layers = data.get("layers", [])
     if not isinstance(layers, list) or not layers:
         bad("layers", layers, "needs one [[layers]] table per layer")
@@ -188,16 +208,20 @@ def load_design(path: str | Path, workload: Workload | None = None) -> Design:
         wbits.append(table.get("weight_bits", 8))
         abits.append(table.get("act_bits", 8))
         fracs.append(table.get("lut_fraction"))
+        ranks.append(table.get("rank"))
     design = None
     try:
         design = Design(tuple(names), tuple(wbits), tuple(abits), tuple(fracs),
                         balance=head.get("balance", "exact"), workload=head.get("workload", ""),
-                        lut_core=cores.get("lut_core"), dsp_core=cores.get("dsp_core"))
+                        lut_core=cores.get("lut_core"), dsp_core=cores.get("dsp_core"),
+                        rank=tuple(ranks) if any(r is not None for r in ranks) else None)
     except RecordError as exc:
         problems += [replace(p, where=f"{path.name}: {p.field}") for p in exc.problems]
     if workload is not None:
-        problems += [replace(p, where=f"{path.name}: {p.field}")
-                     for p in _name_problems(names, workload)]
+        found = _name_problems(names, workload)
+        if not found and design is not None and design.rank is not None:
+            found = rank_problems(workload, design.rank)
+        problems += [replace(p, where=f"{path.name}: {p.field}") for p in found]
     if problems or design is None:
         raise DesignError(f"design file {path}", problems)
     return design

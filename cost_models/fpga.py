@@ -136,6 +136,7 @@ class HeteroFpgaTarget(Target):
     # ------------------------------------------------------------------------------ evaluate
 
     def _evaluate(self, workload: Workload, design: Design, fidelity: str) -> CostReport:
+        workload = design.apply_to(workload)
         lut, dsp = self.cores(design)
         self._check_bits(workload, design, lut)
         fractions = self.solve_splits(workload, design)

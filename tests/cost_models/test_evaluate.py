@@ -146,3 +146,25 @@ def test_cli_estimate_table_json_and_infeasible(capsys, tmp_path):
     code = main(["estimate", "--target", "n3h-pynq-z2", "--design", str(path), "--strict"])
     out = capsys.readouterr().out
     assert code == 1 and "INFEASIBLE" in out and "LUT " in out
+
+
+def test_ranks_rewrite_the_workload_and_cut_latency():
+    r20 = zoo.get("resnet20")
+    dense = cm.uniform_design(r20, 8, 8, 0.0)
+    ranks = tuple(8 if layer.kind == "conv2d" and i > 0 else None
+                  for i, layer in enumerate(r20.layers))
+    low = dataclasses.replace(dense, rank=ranks)
+    rd, rl = cm.evaluate(r20, "n3h-zcu102", dense), cm.evaluate(r20, "n3h-zcu102", low)
+    assert rl.total_cycles < rd.total_cycles
+    assert rl.layers[5].kind == "tucker2_conv" and rd.layers[5].kind == "conv2d"
+    with pytest.raises(DesignError, match="rank"):
+        cm.evaluate(r20, "n3h-zcu102", dataclasses.replace(dense, rank=(10_000,) * len(r20)))
+
+
+def test_design_toml_keeps_ranks(tmp_path):
+    r20 = zoo.get("resnet20")
+    ranks = tuple(4 if i == 3 else None for i in range(len(r20)))
+    design = dataclasses.replace(cm.uniform_design(r20, 4, 4), rank=ranks)
+    path = tmp_path / "r.toml"
+    design.save(path)
+    assert load_design(path, r20) == design

@@ -1,0 +1,108 @@
+"""The N3H-Core question: on one FPGA, is a DSP core + LUT core split better than either alone?
+
+For each board and workload, every core sizing in a grid is checked against the board's
+resources (hwsim.fpga.resources) and costed with the analytic tier (N3H-Core's released
+equations). Precision is N3H-Core's: first and last layers W8A8, the others W4A4 on the LUT core;
+the DSP core always keeps 8-bit weights (so DSP-only runs W8A4 there, as in the paper). Three
+designs per board and workload:
+
+* best DSP-only: the fastest feasible DSP core (buffers Dl, Dr), every layer at lut_fraction 0;
+* best LUT-only: the fastest feasible BISMO array (Dm, Dk, Dn, LMEM), lut_fraction 1;
+* best heterogeneous: the fastest feasible pair, each layer split at its exact balance point.
+
+N3H-Core reports 1.12-1.32x lower latency than Mix&Match (which we do not model); here the ratios
+are against the single-core designs on the same board.
+
+Run: ``python benchmarks/bench_n3h_question.py``; prints one table per board.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import time
+
+import numpy as np
+
+from cost_models import default_design
+from hwsim.fpga import analytic
+from hwsim.fpga.resources import check_feasible, total_resources
+from hwsim.ir import zoo
+from hwsim.spec import DspCore, LutCore, load_hardware
+
+BOARDS = ("pynq-z2", "zcu102")
+WORKLOADS = ("resnet18", "mobilenetv2")
+LUT_GRID = [LutCore(rows=dm, depth_bits=dk, cols=dn, act_buffer_depth=lmem)
+            for dm, dk, dn, lmem in itertools.product((2, 4, 8, 12, 16), (64, 128, 256),
+                                                      (4, 8, 16, 32), (1024, 2048, 4096))]
+DSP_GRID = [DspCore(input_buffer_depth=dl, weight_buffer_depth=dr)
+            for dl, dr in itertools.product((1024, 2048, 4096, 8192), (1024, 2048, 4096))]
+NONE_LUT = LutCore()  # placeholder core for DSP-only designs (never given channels)
+NONE_DSP = DspCore()
+
+
+def network_cycles(wl, bits_w, bits_a, rho, lut, dsp) -> float:
+    arrays = wl.to_arrays()
+    if rho is None:  # exact balance per layer's GEMMs
+        n_lut, _ = analytic.exact_balance(arrays.m, arrays.n, arrays.k,
+                                          bits_w[arrays.layer], bits_a[arrays.layer], lut, dsp)
+        per_layer = np.zeros(len(wl))
+        per_layer[arrays.layer] = n_lut / arrays.n  # one GEMM per layer in these CNNs
+        rho = per_layer
+    return float(analytic.batch_network_cycles(arrays, bits_w, bits_a, rho, lut, dsp)[0])
+
+
+def best(wl, device, bits_w, bits_a, mode):
+    act_max = int(bits_a.max())
+    best_cycles, best_cfg = np.inf, None
+    if mode == "dsp":
+        configs = [(None, d) for d in DSP_GRID]
+    elif mode == "lut":
+        configs = [(lut, None) for lut in LUT_GRID]
+    else:
+        configs = list(itertools.product(LUT_GRID, DSP_GRID))
+    for lut, dsp in configs:
+        fits, _ = check_feasible(total_resources(device, dsp, lut, act_max), device)
+        if not fits:
+            continue
+        rho = np.zeros(len(wl)) if mode == "dsp" else np.ones(len(wl)) if mode == "lut" else None
+        cycles = network_cycles(wl, bits_w, bits_a, rho, lut or NONE_LUT, dsp or NONE_DSP)
+        if cycles < best_cycles:
+            best_cycles, best_cfg = cycles, (lut, dsp)
+    return best_cycles, best_cfg
+
+
+def describe(cfg) -> str:
+    lut, dsp = cfg
+    parts = []
+    if lut is not None:
+        parts.append(f"LUT {lut.rows}x{lut.depth_bits}x{lut.cols} L{lut.act_buffer_depth}")
+    if dsp is not None:
+        parts.append(f"DSP Dl{dsp.input_buffer_depth} Dr{dsp.weight_buffer_depth}")
+    return " + ".join(parts)
+
+
+print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+      f"python {platform.python_version()}")
+print(f"grid: {len(LUT_GRID)} LUT cores x {len(DSP_GRID)} DSP cores; precision first/last W8A8, "
+      "others W4A4 (DSP core: W8)")
+start = time.perf_counter()
+for board in BOARDS:
+    device = load_hardware(board).fpga
+    assert device is not None
+    print(f"\n{board} ({device.part}: {device.lut:,} LUT, {device.dsp} DSP, "
+          f"{device.bram36} BRAM36, {device.clock_mhz:g} MHz)")
+    print(f"{'workload':<12} {'design':<14} {'latency ms':>10}  {'hetero speed-up':>15}  config")
+    for name in WORKLOADS:
+        wl = zoo.get(name)
+        d = default_design(wl)
+        bw, ba = np.array(d.weight_bits), np.array(d.act_bits)
+        results = {mode: best(wl, device, bw, ba, mode) for mode in ("dsp", "lut", "hetero")}
+        het = results["hetero"][0]
+        for mode, label in (("dsp", "DSP-only"), ("lut", "LUT-only"), ("hetero", "heterogeneous")):
+            cycles, cfg = results[mode]
+            ms = cycles / (device.clock_mhz * 1e3)
+            ratio = f"{cycles / het:.2f}x" if mode != "hetero" else ""
+            print(f"{name:<12} {label:<14} {ms:>10.2f}  {ratio:>15}  "
+                  f"{describe(cfg) if cfg else 'none feasible'}")
+print(f"\nelapsed {time.perf_counter() - start:.1f} s")
