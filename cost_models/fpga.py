@@ -15,6 +15,7 @@ simulated DMA moves.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from hwsim.errors import Problem
 from hwsim.fpga import analytic
 from hwsim.fpga.resources import Resources, check_feasible, total_resources
 from hwsim.ir import Workload
-from hwsim.spec import DspCore, Hardware, LutCore
+from hwsim.spec import DspCore, FpgaDevice, Hardware, LutCore
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -201,13 +202,17 @@ class HeteroFpgaTarget(Target):
     # ------------------------------------------------------------------------------ batch
 
     def evaluate_batch(self, workload: Workload, weight_bits: Any, act_bits: Any,
-                       lut_fraction: Any | None = None) -> BatchResult:
+                       lut_fraction: Any | None = None, *, lut_core: LutCore | None = None,
+                       dsp_core: DspCore | None = None) -> BatchResult:
         """Analytic cost of many designs at once (the search inner loop).
 
         :param weight_bits, act_bits: int arrays ``[n_designs, n_layers]``.
         :param lut_fraction: float array of the same shape; NaN (or ``None`` for all) solves
             that layer's exact balance point.
+        :param lut_core, dsp_core: core sizes shared by the batch (default: the preset's).
         """
+        lut = lut_core or self.lut_core
+        dsp = dsp_core or self.dsp_core
         wb = np.atleast_2d(np.asarray(weight_bits, dtype=np.int64))
         ab = np.atleast_2d(np.asarray(act_bits, dtype=np.int64))
         rho = (np.full(wb.shape, np.nan) if lut_fraction is None
@@ -220,21 +225,26 @@ class HeteroFpgaTarget(Target):
             g = main[l_idx]
             n = arrays.n[g]
             n_lut, _ = analytic.exact_balance(arrays.m[g], n, arrays.k[g], wb[d_idx, l_idx],
-                                              ab[d_idx, l_idx], self.lut_core, self.dsp_core)
+                                              ab[d_idx, l_idx], lut, dsp)
             rho[d_idx, l_idx] = n_lut / n
-        cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, self.lut_core, self.dsp_core)
+        cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, lut, dsp)
         feasible = np.isfinite(cycles)
         # Resources depend on the designs only through the widest DSP-core activation.
         dsp_act = np.where(np.rint(arrays.n[_main_gemms(workload)] * (1 - rho)) > 0, ab, 1)
         widest = dsp_act.max(axis=1)
         for bits in np.unique(widest):
-            used = total_resources(self.device, self.dsp_core, self.lut_core, int(bits))
-            if not check_feasible(used, self.device)[0]:
+            if not _fits(self.device, dsp, lut, int(bits)):
                 feasible &= widest != bits
         return BatchResult(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
                            feasible=feasible, lut_fraction=rho)
 
 
+@functools.lru_cache(maxsize=4096)
+def _fits(device: FpgaDevice, dsp: DspCore, lut: LutCore, act_bits_max: int) -> bool:
+    return check_feasible(total_resources(device, dsp, lut, act_bits_max), device)[0]
+
+
+@functools.lru_cache(maxsize=256)
 def _main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
     """Index (into ``to_arrays()``) of each layer's largest GEMM."""
     arrays = workload.to_arrays()
