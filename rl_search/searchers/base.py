@@ -27,7 +27,7 @@ IntArray = npt.NDArray[np.int64]
 EvaluateFn = Callable[[IntArray], BatchEvaluation]
 
 
-class BudgetExhausted(Exception):  # noqa: N818  (control flow, not an error)
+class BudgetExhausted(Exception):
     """The evaluation budget is spent; searchers let it propagate."""
 
 

@@ -1,0 +1,54 @@
+"""Build a :class:`~rl_search.problem.Problem` from names: what the CLI, the registered
+Gymnasium environments and the benchmarks all call, so they agree on defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cost_models import get_target
+from cost_models.fpga import HeteroFpgaTarget
+from hwsim.errors import CodesignError
+from hwsim.ir import Workload, zoo
+from rl_search.problem import Objective, Problem
+from rl_search.spaces import make_space
+
+
+def resolve_workload(workload: str | Path | Workload) -> Workload:
+    if isinstance(workload, Workload):
+        return workload
+    text = str(workload)
+    if text.endswith(".toml") or Path(text).exists():
+        from hwsim.ir.toml_workload import load_workload_toml
+
+        return load_workload_toml(text)
+    return zoo.get(text)
+
+
+def resolve_oracle(oracle: Any, workload: Workload) -> Any:
+    """``"prior"`` (the weight-free proxy for zoo workloads) or an oracle object."""
+    if oracle is None or oracle == "prior":
+        from rl_search.accuracy.proxy import ProxyOracle
+
+        return ProxyOracle.prior(workload)
+    if isinstance(oracle, str):
+        raise CodesignError(f"unknown oracle {oracle!r}; pass 'prior' or an oracle object")
+    return oracle
+
+
+def make_problem(workload: str | Path | Workload = "resnet18",
+                 target: str | Path | HeteroFpgaTarget = "n3h-zcu102", space: str = "n3h", *,
+                 oracle: Any = "prior", objective: Objective | None = None,
+                 **space_options: Any) -> Problem:
+    """A problem from names: zoo workload (or TOML path), target preset, space preset, oracle.
+
+    ``space_options`` go to :func:`~rl_search.spaces.make_space` (``weight_bits``, ``act_bits``,
+    ``split``, ``pin_edges``, ``rank_step``, ...).
+    """
+    wl = resolve_workload(workload)
+    tgt = get_target(target)
+    if not isinstance(tgt, HeteroFpgaTarget):
+        raise CodesignError(f"design-space exploration needs a heterogeneous FPGA target, "
+                            f"not {tgt.name!r}")
+    sp = make_space(space, wl, tgt.lut_core, tgt.dsp_core, **space_options)
+    return Problem(sp, tgt, resolve_oracle(oracle, wl), objective or Objective())
