@@ -149,8 +149,9 @@ class HeteroFpgaTarget(Target):
             lut_total = dsp_total = cycles = 0.0
             traffic = 0
             stages: dict[str, Any] = {}
-            main = max(layer.gemms(), key=lambda g: g.macs)
-            for g in layer.gemms():
+            gemms = layer.gemms()
+            main = max(gemms, key=lambda g: g.macs)
+            for g in gemms:
                 n_lut, n_dsp = round(g.n * rho), round(g.n * (1 - rho))
                 if n_dsp:
                     dsp_act_max = max(dsp_act_max, ab)
@@ -159,12 +160,16 @@ class HeteroFpgaTarget(Target):
 
                     sim = cycle.simulate_layer(g.m, g.n, g.k, wb, ab, rho, lut, dsp,
                                                self.device.dram_bytes_per_cycle)
-                    lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.cycles
-                    traffic += int(sim.dram_bytes) * g.count
+                    lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.total_cycles
+                    traffic += int(math.ceil(sim.dram_bytes)) * g.count
                     if not sim.feasible:
                         reasons.append(f"layer {layer.name}: {sim.reason}")
                     if g is main:
-                        stages = sim.stage_summary()
+                        stages = {name: {"busy_cycles": st.busy_cycles,
+                                         "stall_cycles": st.stall_cycles,
+                                         "dram_contention_cycles": st.dram_contention_cycles}
+                                  for name, st in sim.stages.items()}
+                        stages["dram_contention_cycles"] = sim.dram_contention_cycles
                 else:
                     lut_a, dsp_a, both_a = analytic.hetero_layer_cycles(g.m, g.n, g.k, wb, ab,
                                                                         rho, lut, dsp)
