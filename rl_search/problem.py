@@ -325,28 +325,43 @@ class Problem:
             X[:, j] = best
         return X
 
-    def cheapest(self) -> dict[str, Any]:
-        """The lowest-latency design of the space on its base cores: every bit knob at its
-        minimum, every rank at its smallest (for the 'no design can meet the budget' check)."""
-        x = np.zeros(len(self.space), dtype=np.int64)
-        for j, knob in enumerate(self.space.knobs):
-            if knob.layer is None:
-                x[j] = self._max_bits_point()[j]
-        raw = self._raw(x[None, :])
-        return {"x": x.tolist(), "latency_ms": float(raw["latency_ms"][0]),
-                "accuracy": float(raw["accuracy"][0]), "fits": bool(raw["fits"][0])}
+    def cheapest(self, max_hardware: int = 20_000, seed: int = 0) -> dict[str, Any]:
+        """The lowest-latency point with every bit knob at its minimum and every rank at its
+        smallest, over the hardware knobs' combinations (all of them up to ``max_hardware``,
+        else a seeded sample of that many): the check behind "no design can meet the budget"."""
+        hw = [j for j, k in enumerate(self.space.knobs) if k.layer is None]
+        base = np.zeros(len(self.space), dtype=np.int64)
+        if not hw:
+            X = base[None, :]
+        else:
+            sizes = self.space.nvec[hw]
+            total = int(np.prod(sizes.astype(np.float64)))
+            if total <= max_hardware:
+                combos = np.stack(np.unravel_index(np.arange(total), tuple(sizes)), axis=1)
+            else:
+                rng = np.random.default_rng(seed)
+                combos = (rng.random((max_hardware, len(hw))) * sizes).astype(np.int64)
+            X = np.repeat(base[None, :], combos.shape[0], axis=0)
+            X[:, hw] = combos
+        raw = self._raw(X)
+        lat = np.where(raw["fits"], raw["latency_ms"], np.inf)
+        i = int(np.argmin(lat)) if np.isfinite(lat).any() else int(np.argmin(raw["latency_ms"]))
+        return {"x": X[i].tolist(), "latency_ms": float(raw["latency_ms"][i]),
+                "accuracy": float(raw["accuracy"][i]), "fits": bool(raw["fits"][i]),
+                "hardware_points": int(X.shape[0])}
 
     def check_budgets_reachable(self) -> None:
         """Raise before a search starts when no design can meet the latency budget, quoting the
-        cheapest design's figures."""
+        cheapest design's figures (over the hardware knobs too, see :meth:`cheapest`)."""
         budget = self.objective.latency_budget_ms
         if budget is None:
             return
         cheap = self.cheapest()
-        if cheap["latency_ms"] > budget and not self.space.has_hardware_knobs():
+        if cheap["latency_ms"] > budget:
             raise CodesignError(
                 f"no design in space {self.space.name!r} can meet the latency budget of "
-                f"{budget:g} ms: the cheapest (every bit-width at its minimum) takes "
+                f"{budget:g} ms: the cheapest (every bit-width and rank at its minimum, best of "
+                f"{cheap['hardware_points']} hardware configuration(s)) takes "
                 f"{cheap['latency_ms']:.3f} ms at accuracy {cheap['accuracy']:.4f}")
 
 
