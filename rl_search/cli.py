@@ -234,6 +234,162 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0 if report.feasible or not args.strict else 1
 
 
+# ----------------------------------------------------------------------------------- explore
+
+
+def _parse_bits(text: str) -> list[int]:
+    """``"2-8"`` (a range) or ``"2,4,8"`` (a list) -> ascending ints."""
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            return list(range(lo, hi + 1))
+        return sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        raise CodesignError(f"bit-widths must look like 2-8 or 2,4,8, got {text!r}") from None
+
+
+def _optional_float(text: str, option: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise CodesignError(f"{option} expects a number or 'none', got {text!r}") from None
+
+
+def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
+    """The run's config, folder and whether it resumes; on resume, explicitly given options
+    must agree with the folder's own config.json (``--workers`` may change)."""
+    from rl_search.runner import CONFIG_FILE, IncompatibleRunError, RunConfig
+
+    given: dict[str, Any] = {}
+    for name in ("workload", "target", "space", "searcher", "budget", "seed", "minimise",
+                 "mode", "oracle", "workers"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    for name in ("latency_budget_ms", "max_accuracy_drop"):
+        if getattr(args, name) is not None:
+            given[name] = _optional_float(getattr(args, name), "--" + name.replace("_", "-"))
+    if "workload" in given and Path(given["workload"]).exists():
+        given["workload"] = str(Path(given["workload"]).resolve())
+    space_options: dict[str, Any] = {}
+    if args.weight_bits is not None:
+        space_options["weight_bits"] = _parse_bits(args.weight_bits)
+    if args.act_bits is not None:
+        space_options["act_bits"] = _parse_bits(args.act_bits)
+    if args.split is not None:
+        space_options["split"] = args.split
+    searcher_options = _parse_params(args.searcher_option) if args.searcher_option else {}
+    if args.resume:
+        run_dir = Path(args.resume)
+        if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
+            raise CodesignError(f"--resume {run_dir} continues that folder; drop --out "
+                                f"{args.out}")
+        if not (run_dir / CONFIG_FILE).exists():
+            raise CodesignError(f"no run to resume in {run_dir}: {CONFIG_FILE} is missing")
+        stored = RunConfig.load(run_dir / CONFIG_FILE)
+        config = stored.replace(
+            **given, space_options={**stored.space_options, **space_options},
+            searcher_options={**stored.searcher_options, **searcher_options})
+        diffs = stored.differences(config)
+        if diffs:
+            raise IncompatibleRunError(
+                f"options given with --resume differ from {run_dir / CONFIG_FILE}:\n  "
+                + "\n  ".join(diffs) + "\ndrop them to resume, or start a new run with --out")
+        return config, run_dir, True
+    config = RunConfig(**given, space_options=space_options, searcher_options=searcher_options)
+    if args.out is not None:
+        run_dir = Path(args.out)
+    else:
+        run_dir = Path("runs") / (f"{Path(config.workload).stem}-{config.space}-"
+                                  f"{config.searcher.replace(':', '.')}-s{config.seed}")
+    return config, run_dir, False
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from rl_search.runner import RunInterrupted, explore
+
+    config, run_dir, resume = _explore_config(args)
+    try:
+        result = explore(config, run_dir, resume=resume, progress=not args.no_progress)
+    except RunInterrupted as exc:
+        print(f"\ncodesign: interrupted after {exc.evaluations} of {config.budget} evaluations; "
+              f"{run_dir} is saved. Resume with:\n  codesign explore --resume {run_dir}",
+              file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\ncodesign: interrupted", file=sys.stderr)
+        return 130
+    summary = result.summary
+    print(f"explored {config.workload} on {config.target} (space {config.space}, searcher "
+          f"{config.searcher}, seed {config.seed}): {result.evaluations} evaluations "
+          f"({result.replayed} replayed from the log), {result.feasible} feasible, "
+          f"{result.elapsed_s:.1f} s")
+    best = result.best
+    if best is None:
+        print("no feasible design found: loosen --latency-budget-ms / --max-accuracy-drop or "
+              "raise --budget")
+    else:
+        ref = summary["reference_latency_ms"]
+        print(f"best feasible: evaluation #{best['index']}: {best['latency_ms']:.4f} ms "
+              f"({best['latency_ms'] / ref:.3f} x the all-8-bit design's {ref:.4g} ms), "
+              f"accuracy {best['accuracy']:.4f} (drop {best['accuracy_drop']:.4f}), "
+              f"max utilisation {best['max_utilisation']:.3f}")
+    print(f"Pareto front: {len(result.pareto)} designs")
+    print(f"run folder {run_dir}: " + " ".join(p.name for p in result.files.values()))
+    print(f"next: codesign report {run_dir}")
+    if "best" in result.files:
+        print(f"      codesign estimate --workload {config.workload} --target {config.target} "
+              f"--design {result.files['best']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rl_search.runner import report
+
+    print(report(args.run_dir, top=args.top))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rl_search.train import propose, train_agent
+
+    problem: dict[str, Any] = {"space": args.space}
+    for name in ("minimise", "mode"):
+        if getattr(args, name) is not None:
+            problem[name] = getattr(args, name)
+    for name in ("latency_budget_ms", "max_accuracy_drop"):
+        if getattr(args, name) is not None:
+            problem[name] = _optional_float(getattr(args, name))
+    for name in ("weight_bits", "act_bits"):
+        if getattr(args, name) is not None:
+            problem[name] = _parse_bits(getattr(args, name))
+    if args.propose:
+        if args.space is None:
+            del problem["space"]
+        designs = propose(args.propose, args.workload, args.target, n=args.n, seed=args.seed,
+                          **problem)
+        print(f"designs proposed by {args.propose} for {args.workload} on {args.target}:")
+    else:
+        problem["space"] = args.space or "n3h"
+        options = _parse_params(args.option)
+        out = train_agent(args.algo, {"workload": args.workload, "target": args.target,
+                                      **problem}, args.steps, args.seed, args.out,
+                          form=args.form, action=args.action, **options)
+        print(f"trained {args.algo} for {args.steps:,} steps on {args.workload} / {args.target} "
+              f"(space {problem['space']}, seed {args.seed}); saved {out} and "
+              f"{out.with_suffix('.json')}")
+        designs = propose(out, args.workload, args.target, n=args.n, seed=args.seed)
+        print(f"its design{'s' if args.n > 1 else ''} for {args.workload}:")
+    rows = [(i, d["latency_ms"], d["accuracy"], d["accuracy_drop"], d["max_utilisation"],
+             d["feasible"], d["reward"]) for i, d in enumerate(designs)]
+    print(_table(("#", "latency ms", "accuracy", "drop", "max util", "feasible", "reward"), rows))
+    for i, d in enumerate(designs):
+        if d["violations"]:
+            print(f"#{i} violates: " + "; ".join(d["violations"]))
+    return 0
+
+
 # ----------------------------------------------------------------------------------- parser
 
 
@@ -281,6 +437,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--strict", action="store_true", help="exit 1 when the design is infeasible")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("explore", help="design-space exploration into a resumable run folder")
+    p.add_argument("--workload", help="zoo name or workload .toml (default resnet18)")
+    p.add_argument("--target", help="heterogeneous FPGA target (default n3h-zcu102)")
+    p.add_argument("--space", help="design space: n3h, haq, rank, haq+rank, n3h+rank "
+                   "(default n3h)")
+    p.add_argument("--searcher", help="random, genetic, greedy, exhaustive, ppo, a2c, sac, td3, "
+                   "ddpg, ddpg-haq, or module:Class (default random)")
+    p.add_argument("--searcher-option", action="append", metavar="KEY=VALUE",
+                   help="searcher option, e.g. --searcher-option population_size=64")
+    p.add_argument("--budget", type=int, help="design evaluations (default 1000)")
+    p.add_argument("--seed", type=int, help="searcher seed (default 0)")
+    p.add_argument("--out", help="run folder (default runs/WORKLOAD-SPACE-SEARCHER-sSEED)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR with its own config.json")
+    p.add_argument("--latency-budget-ms", metavar="MS", help="latency budget (default none)")
+    p.add_argument("--max-accuracy-drop", metavar="FRACTION",
+                   help="accuracy-loss budget, 0.01 = one point (default 0.01; 'none')")
+    p.add_argument("--minimise", choices=("latency", "accuracy_drop"),
+                   help="what to minimise under the budgets (default latency)")
+    p.add_argument("--mode", choices=("penalty", "repair", "clamp"),
+                   help="latency-budget handling (default penalty)")
+    p.add_argument("--weight-bits", metavar="BITS", help="weight bit-widths, e.g. 2-8 or 2,4,8")
+    p.add_argument("--act-bits", metavar="BITS", help="activation bit-widths, e.g. 2-8")
+    p.add_argument("--split", choices=("balance", "choose"),
+                   help="per-layer LUT share: each layer's balance point, or a knob")
+    p.add_argument("--oracle", help="accuracy oracle: prior (default) or module:function")
+    p.add_argument("--workers", type=int, help="processes evaluating each batch (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("report", help="best designs and plots of a run folder")
+    p.add_argument("run_dir", help="a folder written by `codesign explore`")
+    p.add_argument("--top", type=int, default=10, help="designs in the table")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("train", help="train and save an SB3 agent, or let a saved agent "
+                       "propose designs for a workload (--propose)")
+    p.add_argument("--workload", default="resnet18", help="zoo name or workload .toml")
+    p.add_argument("--target", default="n3h-zcu102", help="heterogeneous FPGA target")
+    p.add_argument("--space", help="design space: n3h (default), haq, rank, haq+rank, n3h+rank; "
+                   "with --propose, the agent's own unless given")
+    p.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "sac", "td3", "ddpg",
+                                                     "ddpg-haq"))
+    p.add_argument("--steps", type=int, default=2000, help="environment steps to train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="agent.zip", help="saved agent (plus a .json sidecar)")
+    p.add_argument("--form", choices=("sequential", "oneshot"), default="sequential",
+                   help="one knob per step (transfers across workloads) or one action")
+    p.add_argument("--action", choices=("box", "discrete"), default="box")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="algorithm option, e.g. --option n_steps=128")
+    p.add_argument("--propose", metavar="AGENT_ZIP",
+                   help="roll this saved agent out on --workload instead of training")
+    p.add_argument("-n", type=int, default=1, help="designs to propose (the first is the "
+                   "policy's deterministic one)")
+    p.add_argument("--latency-budget-ms", metavar="MS", help="latency budget")
+    p.add_argument("--max-accuracy-drop", metavar="FRACTION", help="accuracy-loss budget")
+    p.add_argument("--minimise", choices=("latency", "accuracy_drop"))
+    p.add_argument("--mode", choices=("penalty", "repair", "clamp"))
+    p.add_argument("--weight-bits", metavar="BITS", help="weight bit-widths, e.g. 2-8 or 2,4,8")
+    p.add_argument("--act-bits", metavar="BITS", help="activation bit-widths, e.g. 2-8")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
