@@ -249,9 +249,23 @@ def _fits(device: FpgaDevice, dsp: DspCore, lut: LutCore, act_bits_max: int) -> 
     return check_feasible(total_resources(device, dsp, lut, act_bits_max), device)[0]
 
 
-@functools.lru_cache(maxsize=256)
+_MAIN_GEMMS: dict[int, tuple[Workload, npt.NDArray[np.int64]]] = {}
+
+
 def _main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
-    """Index (into ``to_arrays()``) of each layer's largest GEMM."""
+    """Index (into ``to_arrays()``) of each layer's largest GEMM, cached per workload object
+    (keyed by identity: hashing a workload's layers costs more than the search step)."""
+    hit = _MAIN_GEMMS.get(id(workload))
+    if hit is not None and hit[0] is workload:
+        return hit[1]
+    if len(_MAIN_GEMMS) > 256:
+        _MAIN_GEMMS.clear()
+    result = _compute_main_gemms(workload)
+    _MAIN_GEMMS[id(workload)] = (workload, result)
+    return result
+
+
+def _compute_main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
     arrays = workload.to_arrays()
     macs = arrays.macs
     first = arrays.first_gemm

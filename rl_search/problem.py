@@ -166,6 +166,19 @@ class Problem:
             self._workload_cache[rank_row] = wl
         return wl
 
+    @staticmethod
+    def _group_keys(d: dict[str, Any]) -> tuple[IntArray, int]:
+        """Rows sharing hardware knobs and ranks share one workload and one pair of cores."""
+        return np.concatenate([d["hw"], d["rank"]], axis=1), int(d["hw"].shape[1])
+
+    @staticmethod
+    def _groups(keys: IntArray) -> list[IntArray]:
+        if keys.shape[0] == 1 or keys.shape[1] == 0 or (keys == keys[0]).all():
+            return [np.arange(keys.shape[0])]
+        _, group = np.unique(keys, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        return [np.nonzero(group == g)[0] for g in np.unique(group)]
+
     def _raw(self, X: IntArray) -> dict[str, Any]:
         """Latency, accuracy and resource fit of points, without budgets or repair."""
         d = self.space.decode_batch(X)
@@ -174,12 +187,8 @@ class Problem:
         fits = np.empty(n, dtype=bool)
         util = np.empty(n)
         rho = d["lut_fraction"].copy()
-        keys = np.concatenate([d["hw"], d["rank"]], axis=1)
-        _, group = np.unique(keys, axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        n_hw = d["hw"].shape[1]
-        for g in np.unique(group):
-            rows = np.nonzero(group == g)[0]
+        keys, n_hw = self._group_keys(d)
+        for rows in self._groups(keys):
             hw_row = d["hw"][rows[0]]
             lut, dsp = self.space.cores_for(hw_row, d["hw_knobs"])
             wl = self._workload(tuple(int(r) for r in keys[rows[0], n_hw:]))
@@ -263,12 +272,8 @@ class Problem:
     def _latency(self, X: IntArray) -> FloatArray:
         d = self.space.decode_batch(X)
         out = np.empty(X.shape[0])
-        keys = np.concatenate([d["hw"], d["rank"]], axis=1)
-        _, group = np.unique(keys, axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        n_hw = d["hw"].shape[1]
-        for g in np.unique(group):
-            rows = np.nonzero(group == g)[0]
+        keys, n_hw = self._group_keys(d)
+        for rows in self._groups(keys):
             lut, dsp = self.space.cores_for(d["hw"][rows[0]], d["hw_knobs"])
             wl = self._workload(tuple(int(r) for r in keys[rows[0], n_hw:]))
             out[rows] = self.target.evaluate_batch(wl, d["weight_bits"][rows], d["act_bits"][rows],

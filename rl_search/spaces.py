@@ -86,9 +86,7 @@ class DesignSpace:
         self.lut_core = lut_core
         self.dsp_core = dsp_core
         self.nvec = np.array([k.n for k in self.knobs], dtype=np.int64)
-        self._kind_index: dict[str, list[int]] = {}
-        for i, knob in enumerate(self.knobs):
-            self._kind_index.setdefault(knob.kind, []).append(i)
+        self._prepare_batch_tables()
 
     def __len__(self) -> int:
         return len(self.knobs)
@@ -199,28 +197,42 @@ class DesignSpace:
         and ``hw`` (int ``[n, n_hw_knobs]`` of hardware choice indices, in knob order)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.int64))
         n = X.shape[0]
-        n_layers = len(self.workload.layers)
-        out: dict[str, Any] = {
-            "weight_bits": np.tile(np.array(self.base.weight_bits, dtype=np.int64), (n, 1)),
-            "act_bits": np.tile(np.array(self.base.act_bits, dtype=np.int64), (n, 1)),
-            "lut_fraction": np.tile(np.array([np.nan if f is None else f
-                                              for f in self.base.lut_fraction]), (n, 1)),
-            "rank": np.tile(np.array([0 if r is None else r for r in
-                                      (self.base.rank or (None,) * n_layers)], dtype=np.int64),
-                            (n, 1)),
-        }
-        hw_cols = []
-        for j, knob in enumerate(self.knobs):
-            if knob.layer is None:
-                hw_cols.append(j)
-                continue
-            table = np.array([np.nan if v is None else v for v in knob.choices]
-                             if knob.kind == "lut_fraction" else
-                             [0 if v is None else v for v in knob.choices])
-            out[knob.kind][:, knob.layer] = table[X[:, j]]
-        out["hw"] = X[:, hw_cols]
-        out["hw_knobs"] = [self.knobs[j] for j in hw_cols]
+        out: dict[str, Any] = {kind: np.repeat(base[None, :], n, axis=0)
+                               for kind, base in self._base_rows.items()}
+        for kind, (cols, layers, table) in self._gathers.items():
+            out[kind][:, layers] = table[np.arange(len(cols)), X[:, cols]]
+        out["hw"] = X[:, self._hw_cols]
+        out["hw_knobs"] = self._hw_knobs
         return out
+
+    def _prepare_batch_tables(self) -> None:
+        """Precompute what :meth:`decode_batch` gathers from (it runs once per evaluation)."""
+        n_layers = len(self.workload.layers)
+        base = self.base
+        self._base_rows: dict[str, Any] = {
+            "weight_bits": np.array(base.weight_bits, dtype=np.int64),
+            "act_bits": np.array(base.act_bits, dtype=np.int64),
+            "lut_fraction": np.array([np.nan if f is None else f for f in base.lut_fraction]),
+            "rank": np.array([0 if r is None else r
+                              for r in (base.rank or (None,) * n_layers)], dtype=np.int64),
+        }
+        self._gathers: dict[str, tuple[Any, Any, Any]] = {}
+        width = int(self.nvec.max())
+        for kind, dtype in (("weight_bits", np.int64), ("act_bits", np.int64),
+                            ("lut_fraction", np.float64), ("rank", np.int64)):
+            cols = [j for j, k in enumerate(self.knobs) if k.kind == kind]
+            if not cols:
+                continue
+            table = np.zeros((len(cols), width), dtype=dtype)
+            for row, j in enumerate(cols):
+                values = [(np.nan if kind == "lut_fraction" else 0) if v is None else v
+                          for v in self.knobs[j].choices]
+                table[row, :len(values)] = values
+            layers = np.array([self.knobs[j].layer for j in cols], dtype=np.int64)
+            self._gathers[kind] = (np.array(cols, dtype=np.int64), layers, table)
+        self._hw_cols = np.array([j for j, k in enumerate(self.knobs) if k.layer is None],
+                                 dtype=np.int64)
+        self._hw_knobs = [self.knobs[j] for j in self._hw_cols]
 
     def cores_for(self, hw_row: Sequence[int], hw_knobs: Sequence[Knob]) -> tuple[LutCore,
                                                                                    DspCore]:
