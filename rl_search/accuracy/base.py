@@ -143,7 +143,8 @@ def check_layers(design: Design, layer_names: Sequence[str], owner: str) -> None
         raise DesignError(f"design for {owner}", problems)
 
 
-def resolve_fractions(design: Design, fractions: Sequence[float] | None = None) -> tuple[float, ...]:
+def resolve_fractions(design: Design,
+                      fractions: Sequence[float] | None = None) -> tuple[float, ...]:
     """The design's per-layer ``lut_fraction`` as floats, ``fractions`` taking precedence.
 
     :raises DesignError: naming every layer whose fraction is unset or out of [0, 1].
@@ -176,7 +177,7 @@ def lut_channels(n_channels: int, fraction: float) -> int:
     """Channels on the LUT core: ``round(n * rho)``, half to even, as the cost model splits
     (REFERENCE.md section 1, :mod:`hwsim.fpga.analytic`); the remaining ``n - n_L`` stay on the
     DSP core at 8 bits."""
-    return min(n_channels, int(round(n_channels * fraction)))
+    return min(n_channels, round(n_channels * fraction))
 
 
 def design_key(design: Design, fractions: Sequence[float]) -> str:
