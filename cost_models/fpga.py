@@ -161,7 +161,7 @@ class HeteroFpgaTarget(Target):
                     sim = cycle.simulate_layer(g.m, g.n, g.k, wb, ab, rho, lut, dsp,
                                                self.device.dram_bytes_per_cycle)
                     lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.total_cycles
-                    traffic += int(math.ceil(sim.dram_bytes)) * g.count
+                    traffic += math.ceil(sim.dram_bytes) * g.count
                     if not sim.feasible:
                         reasons.append(f"layer {layer.name}: {sim.reason}")
                     if g is main:

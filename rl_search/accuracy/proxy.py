@@ -269,6 +269,24 @@ class ProxyOracle(AccuracyOracle):
         e_w, e_a, e_r = self.error_terms(weight_bits, act_bits, lut_fraction, rank)
         return self._link(((e_w + e_a + e_r) * self.sensitivities).sum(axis=1))
 
+    def score_batch(self, weight_bits: Any, act_bits: Any, lut_fraction: Any,
+                    rank: Any = None) -> np.ndarray:
+        """The additive score ``z`` (sensitivity-weighted sum of per-layer error terms) that
+        the monotone link turns into accuracy: a sum over layers, so searches that need
+        separability (:func:`rl_search.searchers.exhaustive.dp_optimum`) can use it."""
+        e_w, e_a, e_r = self.error_terms(weight_bits, act_bits, lut_fraction, rank)
+        return ((e_w + e_a + e_r) * self.sensitivities).sum(axis=1)
+
+    def score_limit(self, max_drop: float) -> float:
+        """The largest score whose predicted accuracy drop is at most ``max_drop``: the link
+        gives ``drop = span * z^k / (1 + z^k)``, so ``z <= (q / (1 - q))^(1/k)`` with
+        ``q = max_drop / span`` (``inf`` when ``q >= 1``)."""
+        span = self._baseline - self.chance
+        q = max_drop / span if span > 0 else math.inf
+        if q >= 1.0:
+            return math.inf
+        return float((q / (1.0 - q)) ** (1.0 / self.steepness)) if q > 0 else 0.0
+
     def estimate(self, design: Design, *,
                  fractions: Sequence[float] | None = None) -> AccuracyEstimate:
         check_layers(design, self._names, f"the {self.kind} oracle")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -341,3 +341,48 @@ def _check_separable(space: DesignSpace, X: IntArray, latency: FloatArray, drop:
                 f"dp_optimum: the problem is not additively separable per layer in {label}: "
                 f"point {X[i].tolist()} evaluates to {got[i]!r}, the per-layer sum predicts "
                 f"{pred[i]!r}; use ExhaustiveSearch on a small space instead")
+
+
+class _ScoreAsDrop:
+    """Presents a proxy oracle's additive score as an accuracy drop scaled so that the score
+    limit maps onto the drop budget: same feasible set, and a drop that is a sum over layers."""
+
+    def __init__(self, oracle: Any, max_drop: float) -> None:
+        self.oracle = oracle
+        self.baseline = 1.0
+        self.scale = max_drop / oracle.score_limit(max_drop)
+
+    def estimate_batch(self, weight_bits: Any, act_bits: Any, lut_fraction: Any,
+                       rank: Any = None) -> FloatArray:
+        z = self.oracle.score_batch(weight_bits, act_bits, lut_fraction, rank)
+        return 1.0 - np.asarray(z, dtype=np.float64) * self.scale
+
+
+def dp_optimum_proxy(problem: Problem, **options: Any) -> DpResult:
+    """:func:`dp_optimum` for a problem whose oracle is a proxy with a monotone link
+    (:class:`~rl_search.accuracy.proxy.ProxyOracle`): accuracy is a monotone function of an
+    additive score, so "drop <= budget" is "score <= limit", and the DP runs on the score.
+    Objective ``"latency"`` with an accuracy-drop budget only. The result's ``accuracy_drop``
+    is re-evaluated with the real oracle of ``problem``."""
+    obj = problem.objective
+    oracle = problem.oracle
+    if obj.minimise != "latency" or obj.max_accuracy_drop is None:
+        raise CodesignError("dp_optimum_proxy needs minimise='latency' with an accuracy-drop "
+                            "budget")
+    if not hasattr(oracle, "score_batch") or not hasattr(oracle, "score_limit"):
+        raise CodesignError(f"dp_optimum_proxy needs an oracle with an additive score "
+                            f"(score_batch, score_limit); got {type(oracle).__name__}")
+    limit = oracle.score_limit(obj.max_accuracy_drop)
+    if not math.isfinite(limit) or limit <= 0:
+        raise CodesignError(f"dp_optimum_proxy: the drop budget {obj.max_accuracy_drop} maps "
+                            f"to score limit {limit}; nothing to optimise")
+    wrapped = Problem(problem.space, problem.target, _ScoreAsDrop(oracle, obj.max_accuracy_drop),
+                      obj)
+    result = dp_optimum(wrapped, **options)
+    if result.x is None:
+        return result
+    ev = problem.evaluate_batch(result.x[None, :])
+    return DpResult(x=result.x, reward=float(ev.reward[0]), latency_ms=float(ev.latency_ms[0]),
+                    accuracy_drop=float(ev.accuracy_drop[0]), feasible=bool(ev.feasible[0]),
+                    exact=result.exact, step=result.step,
+                    evaluations=result.evaluations + 1, notes=result.notes)
