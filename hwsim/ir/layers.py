@@ -416,8 +416,8 @@ def _check_modes(c: Checker, in_modes: object, out_modes: object) -> None:
             not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in modes
         ):
             c.add(name, modes, "must be a non-empty tuple of ints >= 1")
-    both = isinstance(in_modes, tuple) and isinstance(out_modes, tuple)
-    if both and len(in_modes) != len(out_modes):  # type: ignore[arg-type]
+    if (isinstance(in_modes, tuple) and isinstance(out_modes, tuple)
+            and len(in_modes) != len(out_modes)):
         c.add("out_modes", out_modes, f"must have as many modes as in_modes ({len(in_modes)})")
 
 
