@@ -182,6 +182,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         self._x = np.zeros(self._n, dtype=np.int64)
         self._j = 0
         self._bad = 0
+        self._bad_before = 0  # bad actions of finished episodes
         self._prev = 0.0
         self._floor = 0.0
 
@@ -205,12 +206,18 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
             self._filler = np.where(self._is_bit, 0, problem._max_bits_point())
             self._floor0 = self._floor_value(problem._latency(self._filler[None, :])[0])
 
+    @property
+    def bad_actions_total(self) -> int:
+        """NaN or out-of-range action entries clipped since the env was made (all episodes)."""
+        return self._bad_before + self._bad
+
     # ------------------------------------------------------------------ gymnasium API
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[FloatArray, dict[str, Any]]:
         super().reset(seed=seed)
         self._j = 0
+        self._bad_before += self._bad
         self._bad = 0
         self._prev = 0.0
         self._x[:] = 0

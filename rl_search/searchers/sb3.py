@@ -185,9 +185,12 @@ class Sb3Searcher(Searcher):
         env = self.make_env(problem, evaluate=budget)
         episode = len(env.space) if self.form == "sequential" else 1
         steps = budget.total * episode  # an upper bound: StopAtBudget ends it exactly
-        with deterministic_torch():
-            self.model = self.build_model(env, steps)
-            self.model.learn(steps, callback=CallbackList(self.callbacks(budget)))
+        try:
+            with deterministic_torch():
+                self.model = self.build_model(env, steps)
+                self.model.learn(steps, callback=CallbackList(self.callbacks(budget)))
+        finally:
+            self.bad_actions = env.bad_actions_total  # the run summary reports it
         log.info("%s: %d evaluations, best reward %.4f", self.name, budget.used,
                  budget.best_reward)
 

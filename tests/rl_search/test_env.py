@@ -309,3 +309,16 @@ def test_violations_of_a_design_that_does_not_fit_are_named() -> None:
     assert not info["fits"] and reward < -2
     assert any(v.startswith("LUT") for v in info["violations"])
     assert info["violations"] == env.problem.evaluate(x)["violations"]
+
+
+
+def test_bad_actions_are_totalled_across_episodes() -> None:
+    env = CoDesignEnv(_problem("resnet20", "haq"), form="oneshot")
+    n = env.action_space.shape[0]
+    for _ in range(3):
+        env.reset(seed=0)
+        action = np.zeros(n, dtype=np.float32)
+        action[0] = np.nan
+        action[1] = 5.0
+        env.step(action)
+    assert env.bad_actions_total == 6
