@@ -269,8 +269,10 @@ def _compute_main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
     arrays = workload.to_arrays()
     macs = arrays.macs
     first = arrays.first_gemm
-    return np.array([first[i] + int(np.argmax(macs[first[i]:first[i + 1]]))
-                     for i in range(len(first) - 1)], dtype=np.int64)
+    main = first[:-1].copy()
+    for i in np.nonzero(np.diff(first) > 1)[0]:  # only layers with several GEMMs need a search
+        main[i] = first[i] + int(np.argmax(macs[first[i]:first[i + 1]]))
+    return main
 
 
 register_target(

@@ -161,6 +161,8 @@ class Problem:
     def _workload(self, rank_row: tuple[int, ...]) -> Any:
         wl = self._workload_cache.get(rank_row)
         if wl is None:
+            if len(self._workload_cache) >= 4096:  # bounded: rank searches see many vectors
+                self._workload_cache.clear()
             wl = (self.space.workload if not any(rank_row) else
                   apply_ranks(self.space.workload, [r or None for r in rank_row]))
             self._workload_cache[rank_row] = wl

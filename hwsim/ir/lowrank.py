@@ -7,6 +7,7 @@ rewritten layer keeps its name and position, so per-layer design tuples still li
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -42,7 +43,9 @@ def rank_problems(workload: Workload, ranks: Sequence[int | None]) -> list[Probl
     return problems
 
 
+@functools.lru_cache(maxsize=65536)
 def low_rank_layer(layer: Layer, rank: int) -> Layer:
+    """The low-rank form of ``layer`` at ``rank`` (cached: records are frozen)."""
     if isinstance(layer, Linear):
         return SvdLinear(layer.name, layer.in_features, layer.out_features, rank, layer.tokens)
     if isinstance(layer, SvdLinear):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,13 @@ class WorkloadArrays:
 
     def __len__(self) -> int:
         return int(self.m.shape[0])
+
+
+@functools.lru_cache(maxsize=65536)
+def _gemm_rows(layer: Layer) -> tuple[tuple[int, int, int, int], ...]:
+    """A layer's GEMMs as plain tuples, cached: searches rebuild workloads from the same layer
+    records (low-rank rewrites) many times."""
+    return tuple((g.m, g.n, g.k, g.count) for g in layer.gemms())
 
 
 def _readonly(values: Sequence[int]) -> IntArray:
@@ -92,11 +100,11 @@ class Workload:
     def _build_arrays(self) -> WorkloadArrays:
         m, n, k, count, owner, first = [], [], [], [], [], [0]
         for i, layer in enumerate(self.layers):
-            for g in layer.gemms():
-                m.append(g.m)
-                n.append(g.n)
-                k.append(g.k)
-                count.append(g.count)
+            for gm, gn, gk, gc in _gemm_rows(layer):
+                m.append(gm)
+                n.append(gn)
+                k.append(gk)
+                count.append(gc)
                 owner.append(i)
             first.append(len(m))
         return WorkloadArrays(*(_readonly(a) for a in (m, n, k, count, owner, first)))
