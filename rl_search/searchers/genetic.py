@@ -21,6 +21,7 @@ import numpy.typing as npt
 from hwsim.errors import CodesignError
 from rl_search.problem import Problem
 from rl_search.searchers.base import EvaluationBudget, Searcher
+from rl_search.searchers.greedy import highest_precision_point
 from rl_search.spaces import DesignSpace
 
 IntArray = npt.NDArray[np.int64]
@@ -61,13 +62,19 @@ class GeneticSearch(Searcher):
         random choice).
     :param elite: best points carried over unchanged (not re-evaluated).
     :param retries: re-mutations of a repeated child before it is evaluated anyway.
+    :param anchor: put the highest-precision point (every bit-width at its largest, dense
+        ranks, the preset's cores; HAQ's and greedy's start) in the first population, the rest
+        random. In spaces where random points are rarely feasible (N3H-Core's, under an
+        accuracy budget) this gives elitism a feasible design to improve from; ``False`` is a
+        purely random start.
     """
 
     name: ClassVar[str] = "genetic"
 
     def __init__(self, seed: int = 0, *, population_size: int = 32, tournament_size: int = 3,
                  crossover_rate: float = 0.9, mutation_rate: float | None = None,
-                 neighbour_prob: float = 0.7, elite: int = 2, retries: int = 8) -> None:
+                 neighbour_prob: float = 0.7, elite: int = 2, retries: int = 8,
+                 anchor: bool = True) -> None:
         problems = []
         if population_size < 2:
             problems.append(f"population_size must be >= 2, got {population_size}")
@@ -85,7 +92,9 @@ class GeneticSearch(Searcher):
             raise CodesignError("genetic search options: " + "; ".join(problems))
         super().__init__(seed, population_size=population_size, tournament_size=tournament_size,
                          crossover_rate=crossover_rate, mutation_rate=mutation_rate,
-                         neighbour_prob=neighbour_prob, elite=elite, retries=retries)
+                         neighbour_prob=neighbour_prob, elite=elite, retries=retries,
+                         anchor=anchor)
+        self.anchor = anchor
         self.population_size = population_size
         self.tournament_size = tournament_size
         self.crossover_rate = crossover_rate
@@ -148,7 +157,10 @@ class GeneticSearch(Searcher):
         rate = self.mutation_rate if self.mutation_rate is not None else 1.0 / len(space)
         seen: set[bytes] = set()
 
-        first = self._make_new(space.random(self.rng, self.population_size), nvec, seen)
+        start = space.random(self.rng, self.population_size)
+        if self.anchor:
+            start[0] = highest_precision_point(space)
+        first = self._make_new(start, nvec, seen)
         ev = budget(first)
         pop, fit = ev.x.copy(), ev.reward.copy()
         seen.update(p.tobytes() for p in first[: len(ev)])
