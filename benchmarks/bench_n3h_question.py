@@ -8,7 +8,8 @@ designs per board and workload:
 
 * best DSP-only: the fastest feasible DSP core (buffers Dl, Dr), every layer at lut_fraction 0;
 * best LUT-only: the fastest feasible BISMO array (Dm, Dk, Dn, LMEM), lut_fraction 1;
-* best heterogeneous: the fastest feasible pair, each layer split at its exact balance point.
+* best heterogeneous: the fastest feasible pair, each layer split at its exact balance point
+  (a depthwise convolution's channels, one per group, are split as whole groups).
 
 N3H-Core reports 1.12-1.32x lower latency than Mix&Match (which we do not model); here the ratios
 are against the single-core designs on the same board.
@@ -43,11 +44,12 @@ NONE_DSP = DspCore()
 
 def network_cycles(wl, bits_w, bits_a, rho, lut, dsp) -> float:
     arrays = wl.to_arrays()
-    if rho is None:  # exact balance per layer's GEMMs
+    if rho is None:  # exact balance per layer's GEMMs (whole repetitions of depthwise convs)
         n_lut, _ = analytic.exact_balance(arrays.m, arrays.n, arrays.k,
-                                          bits_w[arrays.layer], bits_a[arrays.layer], lut, dsp)
+                                          bits_w[arrays.layer], bits_a[arrays.layer], lut, dsp,
+                                          count=arrays.count)
         per_layer = np.zeros(len(wl))
-        per_layer[arrays.layer] = n_lut / arrays.n  # one GEMM per layer in these CNNs
+        per_layer[arrays.layer] = n_lut / (arrays.n * arrays.count)  # one GEMM a layer here
         rho = per_layer
     return float(analytic.batch_network_cycles(arrays, bits_w, bits_a, rho, lut, dsp)[0])
 

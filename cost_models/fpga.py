@@ -3,6 +3,10 @@
 Per layer, ``lut_fraction`` of the output channels run on the LUT core at the design's weight and
 activation bits; the rest run on the DSP core with 8-bit weights. The cores run concurrently and
 the layer takes as long as the slower one; layers run one after another (REFERENCE.md section 1).
+A GEMM of one repetition (``Gemm.count == 1``) is split by output channels; one of several
+repetitions (the groups of a grouped or depthwise convolution, attention heads, MoE experts) is
+split by whole repetitions, ``round(count*lut_fraction)`` of them on the LUT core, so that a
+depthwise layer (one channel a group) can still be shared (:mod:`hwsim.fpga.analytic`).
 
 Fidelities: ``analytic`` (N3H-Core's released equations, :mod:`hwsim.fpga.analytic`) and
 ``cycle`` (the stage-level simulation, :mod:`hwsim.fpga.cycle`, which adds DRAM contention).
@@ -39,7 +43,8 @@ DSP_MAX_ACT_BITS = 8
 
 
 def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
-               lut: LutCore, dsp: DspCore) -> int:
+               lut: LutCore, dsp: DspCore, *, lut_repetitions: int = 1,
+               dsp_repetitions: int = 1) -> int:
     """First-order DRAM traffic of one GEMM split between the cores (bytes).
 
     LUT core (BISMO): every m-tile of activations is fetched once (``Dm*ceil(m/Dm)`` rows of
@@ -47,16 +52,21 @@ def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
     written back. DSP core (VTA-like): inputs (8-bit storage) re-read once per weight-buffer
     group, weights once per input-buffer group, 8-bit outputs. Both follow the loop nests of
     the N3H-Core equations (REFERENCE.md section 1).
+
+    Each core moves this for each of its repetitions: ``n_lut`` channels ``lut_repetitions``
+    times, ``n_dsp`` channels ``dsp_repetitions`` times (as :func:`hwsim.fpga.analytic.split_gemm`
+    gives them: whole repetitions of a ``count > 1`` GEMM).
     """
     total = 0.0
-    if n_lut:
+    if n_lut and lut_repetitions:
         t_k = -(-k // lut.depth_bits)
         regions = max(lut.act_buffer_depth // (t_k * a_bits), 1)
         t_m = -(-m // lut.rows)
         rounds = -(-t_m // regions)
         n_pad = -(-n_lut // lut.cols) * lut.cols
-        total += t_m * lut.rows * k * a_bits / 8 + rounds * n_pad * k * w_bits / 8 + m * n_lut * 4
-    if n_dsp:
+        total += lut_repetitions * (t_m * lut.rows * k * a_bits / 8
+                                    + rounds * n_pad * k * w_bits / 8 + m * n_lut * 4)
+    if n_dsp and dsp_repetitions:
         packed = a_bits <= dsp.pack_act_bits
         t_k = -(-k // (dsp.block_rows * (2 if packed else 1)))
         rows_per_group = max(dsp.input_buffer_depth // t_k, 1)
@@ -64,18 +74,25 @@ def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
         t_n = -(-n_dsp // dsp.block_cols)
         input_groups = -(-m // rows_per_group)
         weight_groups = -(-t_n // blocks_per_group)
-        total += m * k * weight_groups + t_n * dsp.block_cols * k * input_groups + m * n_dsp
+        total += dsp_repetitions * (m * k * weight_groups + t_n * dsp.block_cols * k * input_groups
+                                    + m * n_dsp)
     return math.ceil(total)
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """Costs of many designs of one workload: float64/bool arrays of shape ``[n_designs]``."""
+    """Costs of many designs of one workload: float64/bool arrays of shape ``[n_designs]``.
+
+    ``lut_fraction`` (``[n_designs, n_layers]``) holds the splits used: the given fractions,
+    and where the balance point was solved, the LUT core's share of the output channels of the
+    layer's largest GEMM, ``n_lut/(n*count)`` (:func:`hwsim.fpga.analytic.exact_balance`), so a
+    layer keeps work on the DSP core exactly when its solved fraction is below 1.
+    """
 
     cycles: FloatArray
     latency_ms: FloatArray
     feasible: npt.NDArray[np.bool_]
-    lut_fraction: FloatArray  # [n_designs, n_layers]: the splits used (balance points solved)
+    lut_fraction: FloatArray
 
 
 class HeteroFpgaTarget(Target):
@@ -116,7 +133,8 @@ class HeteroFpgaTarget(Target):
 
     def solve_splits(self, workload: Workload, design: Design) -> list[float]:
         """Per-layer ``lut_fraction``: the design's, or the balance point of the layer's largest
-        GEMM (the exact integer optimum, or N3H-Core's 0.01 sweep)."""
+        GEMM (the exact integer optimum as ``n_lut/(n*count)``, or N3H-Core's 0.01 sweep); a
+        GEMM of several repetitions balances whole repetitions."""
         lut, dsp = self.cores(design)
         fractions: list[float] = []
         for i, layer in enumerate(workload.layers):
@@ -128,10 +146,11 @@ class HeteroFpgaTarget(Target):
             wb, ab = design.weight_bits[i], design.act_bits[i]
             if design.balance == "n3h-sweep":
                 fractions.append(float(analytic.n3h_sweep_balance(g.m, g.n, g.k, wb, ab, lut,
-                                                                  dsp)))
+                                                                  dsp, count=g.count)))
             else:
-                n_lut, _ = analytic.exact_balance(g.m, g.n, g.k, wb, ab, lut, dsp)
-                fractions.append(int(n_lut) / g.n)
+                n_lut, _ = analytic.exact_balance(g.m, g.n, g.k, wb, ab, lut, dsp,
+                                                  count=g.count)
+                fractions.append(int(n_lut) / (g.n * g.count))
         return fractions
 
     # ------------------------------------------------------------------------------ evaluate
@@ -147,21 +166,24 @@ class HeteroFpgaTarget(Target):
         for i, layer in enumerate(workload.layers):
             wb, ab, rho = design.weight_bits[i], design.act_bits[i], fractions[i]
             lut_total = dsp_total = cycles = 0.0
-            traffic = 0
+            traffic = lut_channels = 0
             stages: dict[str, Any] = {}
             gemms = layer.gemms()
             main = max(gemms, key=lambda g: g.macs)
             for g in gemms:
-                n_lut, n_dsp = round(g.n * rho), round(g.n * (1 - rho))
-                if n_dsp:
+                n_lut, c_lut, n_dsp, c_dsp = analytic.split_gemm(g.n, g.count, rho)
+                if n_dsp * c_dsp:
                     dsp_act_max = max(dsp_act_max, ab)
+                if g is main:
+                    lut_channels = n_lut * c_lut
+                # each tier's cycles and bytes cover the whole GEMM, all its repetitions
                 if fidelity == "cycle":
                     from hwsim.fpga import cycle
 
                     sim = cycle.simulate_layer(g.m, g.n, g.k, wb, ab, rho, lut, dsp,
-                                               self.device.dram_bytes_per_cycle)
+                                               self.device.dram_bytes_per_cycle, count=g.count)
                     lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.total_cycles
-                    traffic += math.ceil(sim.dram_bytes) * g.count
+                    traffic += math.ceil(sim.dram_bytes)
                     if not sim.feasible:
                         reasons.append(f"layer {layer.name}: {sim.reason}")
                     if g is main:
@@ -171,22 +193,25 @@ class HeteroFpgaTarget(Target):
                                   for name, st in sim.stages.items()}
                         stages["dram_contention_cycles"] = sim.dram_contention_cycles
                 else:
-                    lut_a, dsp_a, both_a = analytic.hetero_layer_cycles(g.m, g.n, g.k, wb, ab,
-                                                                        rho, lut, dsp)
+                    lut_a, dsp_a, both_a = analytic.hetero_layer_cycles(
+                        g.m, g.n, g.k, wb, ab, rho, lut, dsp, count=g.count)
                     lut_c, dsp_c, both = float(lut_a), float(dsp_a), float(both_a)
-                    traffic += dram_bytes(g.m, n_lut, n_dsp, g.k, wb, ab, lut, dsp) * g.count
+                    traffic += dram_bytes(g.m, n_lut, n_dsp, g.k, wb, ab, lut, dsp,
+                                          lut_repetitions=c_lut, dsp_repetitions=c_dsp)
                     if math.isinf(both):
-                        for why in (analytic.lut_core_problem(g.k, wb, ab, lut) if n_lut else None,
-                                    analytic.dsp_core_problem(g.k, ab, dsp) if n_dsp else None):
+                        for why in (analytic.lut_core_problem(g.k, wb, ab, lut)
+                                    if n_lut * c_lut else None,
+                                    analytic.dsp_core_problem(g.k, ab, dsp)
+                                    if n_dsp * c_dsp else None):
                             if why:
                                 reasons.append(f"layer {layer.name}: {why}")
-                lut_total += lut_c * g.count
-                dsp_total += dsp_c * g.count
-                cycles += both * g.count
+                lut_total += lut_c
+                dsp_total += dsp_c
+                cycles += both
             layers.append(LayerCost(
                 name=layer.name, kind=layer.kind, m=main.m, n=main.n, k=main.k, count=main.count,
                 weight_bits=wb, act_bits=ab, lut_fraction=rho,
-                lut_channels=round(main.n * rho), lut_cycles=lut_total, dsp_cycles=dsp_total,
+                lut_channels=lut_channels, lut_cycles=lut_total, dsp_cycles=dsp_total,
                 cycles=cycles, bound="lut" if lut_total >= dsp_total else "dsp",
                 dram_bytes=traffic, stages=stages))
         used = total_resources(self.device, dsp, lut, dsp_act_max)
@@ -213,7 +238,8 @@ class HeteroFpgaTarget(Target):
 
         :param weight_bits, act_bits: int arrays ``[n_designs, n_layers]``.
         :param lut_fraction: float array of the same shape; NaN (or ``None`` for all) solves
-            that layer's exact balance point.
+            that layer's exact balance point (on its largest GEMM, by whole repetitions when
+            that GEMM has several).
         :param lut_core, dsp_core: core sizes shared by the batch (default: the preset's).
         """
         lut = lut_core or self.lut_core
@@ -228,15 +254,19 @@ class HeteroFpgaTarget(Target):
             main = _main_gemms(workload)
             d_idx, l_idx = np.nonzero(missing)
             g = main[l_idx]
-            n = arrays.n[g]
+            n, reps = arrays.n[g], arrays.count[g]
             n_lut, _ = analytic.exact_balance(arrays.m[g], n, arrays.k[g], wb[d_idx, l_idx],
-                                              ab[d_idx, l_idx], lut, dsp)
-            rho[d_idx, l_idx] = n_lut / n
+                                              ab[d_idx, l_idx], lut, dsp, count=reps)
+            rho[d_idx, l_idx] = n_lut / (n * reps)
         cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, lut, dsp)
         feasible = np.isfinite(cycles)
-        # Resources depend on the designs only through the widest DSP-core activation.
-        dsp_act = np.where(np.rint(arrays.n[_main_gemms(workload)] * (1 - rho)) > 0, ab, 1)
-        widest = dsp_act.max(axis=1)
+        # Resources depend on the designs only through the widest activation on the DSP core,
+        # over every GEMM that leaves it work (analytic.split_gemm, vectorised).
+        rho_g = rho[:, arrays.layer]
+        count = arrays.count
+        dsp_share = np.where(count > 1, count - np.rint(count * rho_g),
+                             np.rint(arrays.n * (1 - rho_g)))
+        widest = np.where(dsp_share > 0, ab[:, arrays.layer], 1).max(axis=1)
         for bits in np.unique(widest):
             if not _fits(self.device, dsp, lut, int(bits)):
                 feasible &= widest != bits

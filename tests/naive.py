@@ -87,6 +87,13 @@ def split_channels(n: int, rho: float) -> tuple[int, int]:
     return round(n * rho), round(n * (1 - rho))
 
 
+def split_repetitions(count: int, rho: float) -> tuple[int, int]:
+    """A ``count > 1`` GEMM's split: ``c_L = round(count*rho)`` whole repetitions on the LUT core,
+    the other ``count - c_L`` on the DSP core."""
+    c_l = round(count * rho)
+    return c_l, count - c_l
+
+
 def pair_cycles(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lut: LutHw,
                 dsp: DspHw, valid_only: bool = True) -> tuple[float, float]:
     """(L_LUT with ``n_l`` channels, L_DSP with ``n_d`` channels)."""
@@ -94,32 +101,49 @@ def pair_cycles(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lu
             dsp_core_cycles(m, n_d, k, a_bits <= dsp[2], dsp[0], dsp[1]))
 
 
+def repetition_cycles(m: int, n: int, k: int, c_l: int, c_d: int, w_bits: int, a_bits: int,
+                      lut: LutHw, dsp: DspHw, valid_only: bool = True) -> tuple[float, float]:
+    """(LUT, DSP) cycles when the LUT core runs ``c_l`` repetitions of all ``n`` channels back to
+    back and the DSP core ``c_d``; a core with no repetitions takes 0 cycles."""
+    lut_c = c_l * lut_core_cycles(m, n, k, w_bits, a_bits, *lut, valid_only=valid_only) \
+        if c_l else 0.0
+    dsp_c = c_d * dsp_core_cycles(m, n, k, a_bits <= dsp[2], dsp[0], dsp[1]) if c_d else 0.0
+    return lut_c, dsp_c
+
+
 def hetero_layer_cycles(m: int, n: int, k: int, w_bits: int, a_bits: int, rho: float, lut: LutHw,
-                        dsp: DspHw, valid_only: bool = True) -> tuple[float, float, float]:
-    """(LUT, DSP, layer) cycles of one GEMM split by ``rho``."""
-    n_l, n_d = split_channels(n, rho)
-    lut_c, dsp_c = pair_cycles(m, n_l, n_d, k, w_bits, a_bits, lut, dsp, valid_only)
+                        dsp: DspHw, valid_only: bool = True, count: int = 1
+                        ) -> tuple[float, float, float]:
+    """(LUT, DSP, layer) cycles of one GEMM of ``count`` repetitions split by ``rho``: its output
+    channels when ``count == 1``, whole repetitions when ``count > 1``."""
+    if count == 1:
+        n_l, n_d = split_channels(n, rho)
+        lut_c, dsp_c = pair_cycles(m, n_l, n_d, k, w_bits, a_bits, lut, dsp, valid_only)
+    else:
+        c_l, c_d = split_repetitions(count, rho)
+        lut_c, dsp_c = repetition_cycles(m, n, k, c_l, c_d, w_bits, a_bits, lut, dsp,
+                                         valid_only)
     return lut_c, dsp_c, max(lut_c, dsp_c)
 
 
 def network_cycles(m: list[int], n: list[int], k: list[int], count: list[int], layer: list[int],
                    w_bits: list[int], a_bits: list[int], rho: list[float], lut: LutHw,
                    dsp: DspHw, valid_only: bool = True) -> float:
-    """Sum over GEMMs of ``count * max(L_LUT, L_DSP)``; design lists are indexed by layer."""
+    """Sum over GEMMs of their layer cycles (all repetitions); design lists are indexed by layer."""
     total = 0.0
     for g in range(len(m)):
         i = layer[g]
         cycles = hetero_layer_cycles(m[g], n[g], k[g], w_bits[i], a_bits[i], rho[i], lut, dsp,
-                                     valid_only)
-        total += count[g] * cycles[2]
+                                     valid_only, count[g])
+        total += cycles[2]
     return total
 
 
 def n3h_sweep_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: LutHw, dsp: DspHw,
-                      valid_only: bool = True) -> float:
+                      valid_only: bool = True, count: int = 1) -> float:
     """``cal_ratio`` of the release, then ``round(ratio, 2)`` as its ``step`` does."""
     def cycles(rho: float) -> tuple[float, float, float]:
-        return hetero_layer_cycles(m, n, k, w_bits, a_bits, rho, lut, dsp, valid_only)
+        return hetero_layer_cycles(m, n, k, w_bits, a_bits, rho, lut, dsp, valid_only, count)
 
     ratio = 0.0
     for ratio in [i * 0.01 for i in range(101)]:  # np.arange(0., 1.01, 0.01)
@@ -131,11 +155,20 @@ def n3h_sweep_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: Lut
 
 
 def scan_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: LutHw, dsp: DspHw,
-                 valid_only: bool = True) -> tuple[int, float]:
-    """Full scan over integer ``n_L`` with ``n_D = n - n_L``: the first minimiser and its cycles."""
+                 valid_only: bool = True, count: int = 1) -> tuple[int, float]:
+    """Full scan over integer splits: the first minimiser, as LUT-core channels of the whole GEMM,
+    and its cycles. ``count == 1``: ``n_L`` in [0, n] with ``n_D = n - n_L``; ``count > 1``:
+    ``c_L`` in [0, count] with ``c_D = count - c_L``, reported as ``c_L*n`` channels."""
     best_n, best = 0, math.inf
-    for n_l in range(n + 1):
-        value = max(pair_cycles(m, n_l, n - n_l, k, w_bits, a_bits, lut, dsp, valid_only))
+    if count == 1:
+        for n_l in range(n + 1):
+            value = max(pair_cycles(m, n_l, n - n_l, k, w_bits, a_bits, lut, dsp, valid_only))
+            if value < best:
+                best_n, best = n_l, value
+        return best_n, best
+    for c_l in range(count + 1):
+        value = max(repetition_cycles(m, n, k, c_l, count - c_l, w_bits, a_bits, lut, dsp,
+                                      valid_only))
         if value < best:
-            best_n, best = n_l, value
+            best_n, best = c_l * n, value
     return best_n, best

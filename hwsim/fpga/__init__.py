@@ -13,6 +13,7 @@ from hwsim.fpga.analytic import (
     lut_core_cycles,
     lut_core_problem,
     n3h_sweep_balance,
+    split_gemm,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "lut_core_cycles",
     "lut_core_problem",
     "n3h_sweep_balance",
+    "split_gemm",
 ]

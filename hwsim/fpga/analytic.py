@@ -7,9 +7,26 @@ latency model (github.com/zhihanxu/N3H-Core, ``lib/env/linear_quantize_env_ru.py
 (Umuroglu et al., FPL'18); the DSP core is a 16x16 VTA-style block.
 
 A GEMM is ``(m x k) @ (k x n)``: ``m`` output pixels, ``k`` reduction length, ``n`` output
-channels. A layer's output channels are split between the cores, which run concurrently; the
-layer takes ``max(L_LUT, L_DSP)`` cycles and a network the sum over its GEMMs (no overlap between
-layers). Everything here is in clock cycles; the release multiplies by 1e-5 (ms at 100 MHz).
+channels, repeated ``count`` times with different operands (``Gemm.count``: the groups of a
+grouped or depthwise convolution, attention heads, MoE experts). ``rho`` (``lut_fraction``) is
+the share of the GEMM's output channels on the LUT core; the cores run concurrently, and a
+network takes the sum over its GEMMs (no overlap between layers). The split rule:
+
+* ``count == 1``: the output channels are split, ``n_L = round(n*rho)`` on the LUT core and
+  ``n_D = round(n*(1-rho))`` on the DSP core (REFERENCE.md), and the GEMM takes
+  ``max(L_LUT(n_L), L_DSP(n_D))`` cycles.
+* ``count > 1``: whole repetitions are split, since they are independent and can go to
+  different cores: ``c_L = round(count*rho)`` (half to even) run on the LUT core with all ``n``
+  channels each, back to back, and the other ``c_D = count - c_L`` on the DSP core, so the GEMM
+  takes ``max(c_L*L_LUT(n), c_D*L_DSP(n))`` cycles (a core with no repetitions: 0). The LUT
+  core then holds ``c_L*n`` of the ``count*n`` channels. Splitting each repetition's ``n``
+  channels instead would make a depthwise convolution (``n = 1``) all-or-nothing. The release
+  has no grouped layers (ResNet-18), so this is our extension of its model. It treats every
+  repetition as independent; an LSTM cell's time steps (``count`` = steps) are not, each
+  needing the previous hidden state, yet are split the same way.
+
+Every cycle count a public function returns covers the whole GEMM, all its repetitions.
+Everything here is in clock cycles; the release multiplies by 1e-5 (ms at 100 MHz).
 
 Faithfulness notes (each one checked in ``tests/hwsim/fpga/test_analytic.py``):
 
@@ -24,10 +41,11 @@ Faithfulness notes (each one checked in ``tests/hwsim/fpga/test_analytic.py``):
   ``2 + 24 = 26``. This happens when ``n*rho`` is a half-integer and ``n`` is odd, or when
   float error leaves ``n*(1-rho)`` just below a half (``n = 30, rho = 0.55``: ``16 + 13``).
   On the 0.01 grid, 3,539 of the 303,000 pairs with ``n <= 3000`` are affected; none with
-  ResNet-18's ``n``. We follow REFERENCE.md;
-  :func:`exact_balance` works on integer splits with ``n_D = n - n_L`` instead. The release's
-  sweep, which steps back to a cheaper split, can land on such a split: for ``n = 1`` it
-  returns ``rho = 0.5``, which gives 0 channels to each core and a 0-cycle layer.
+  ResNet-18's ``n``. We follow REFERENCE.md; :func:`exact_balance` works on integer splits
+  with ``n_D = n - n_L`` instead (repetitions are always conserved, ``c_D = count - c_L``).
+  The release's sweep, which steps back to a cheaper split, can land on such a split: for
+  ``n = 1`` (and ``count = 1``) it returns ``rho = 0.5``, which gives 0 channels to each core
+  and a 0-cycle layer.
 * A core with 0 channels takes 0 cycles (REFERENCE.md). The release's ``cal_dsp`` returns 0 only
   when ``rho == 1``, so when ``round(n*(1-rho)) == 0`` with ``rho < 1`` (only when
   ``n*(1-rho) <= 0.5``, for example ``n < 50`` at ``rho = 0.99``) it charges an empty DSP pass.
@@ -90,6 +108,7 @@ __all__ = [
     "lut_core_cycles",
     "lut_core_problem",
     "n3h_sweep_balance",
+    "split_gemm",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -184,6 +203,13 @@ def _split(n: int, rho: float) -> tuple[int, int]:
 
 
 @numba.njit(cache=True)
+def _split_count(count: int, rho: float) -> int:
+    """``c_L = round(count*rho)``, half to even: the repetitions a ``count > 1`` GEMM runs on the
+    LUT core (the DSP core runs the other ``count - c_L``)."""
+    return int(np.rint(count * rho))
+
+
+@numba.njit(cache=True)
 def _pair(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw,
           dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
     """(L_LUT with ``n_l`` channels, L_DSP with ``n_d`` channels) of one GEMM."""
@@ -194,22 +220,41 @@ def _pair(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int, lut_hw: 
 
 
 @numba.njit(cache=True)
-def _hetero_one(m: int, n: int, k: int, w_bits: int, a_bits: int, rho: float, lut_hw: LutHw,
-                dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
-    n_l, n_d = _split(n, rho)
-    return _pair(m, n_l, n_d, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+def _times(reps: int, cycles: float) -> float:
+    """``reps`` back-to-back runs of ``cycles``; 0 runs take 0 cycles (even an ``inf`` one)."""
+    return reps * cycles if reps else 0.0
 
 
 @numba.njit(cache=True)
-def _hetero_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, rho: Any, lut_hw: LutHw,
-                  dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any, Any]:
+def _repeated(m: int, n: int, k: int, c_l: int, c_d: int, w_bits: int, a_bits: int,
+              lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
+    """(LUT, DSP) cycles of ``c_l`` and ``c_d`` repetitions of the full ``n``-channel GEMM."""
+    lut_c, dsp_c = _pair(m, n if c_l else 0, n if c_d else 0, k, w_bits, a_bits, lut_hw,
+                         dsp_hw, valid_only)
+    return _times(c_l, lut_c), _times(c_d, dsp_c)
+
+
+@numba.njit(cache=True)
+def _hetero_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, rho: float,
+                lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
+    """(LUT, DSP) cycles of the whole GEMM, all ``count`` repetitions, split by ``rho``."""
+    if count == 1:
+        n_l, n_d = _split(n, rho)
+        return _pair(m, n_l, n_d, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    c_l = _split_count(count, rho)
+    return _repeated(m, n, k, c_l, count - c_l, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+
+
+@numba.njit(cache=True)
+def _hetero_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, rho: Any,
+                  lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any, Any]:
     size = m.shape[0]
     lut = np.empty(size)
     dsp = np.empty(size)
     layer = np.empty(size)
     for g in range(size):
-        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], w_bits[g], a_bits[g], rho[g], lut_hw,
-                                   dsp_hw, valid_only)
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], rho[g],
+                                   lut_hw, dsp_hw, valid_only)
         lut[g] = lut_c
         dsp[g] = dsp_c
         layer[g] = max(lut_c, dsp_c)
@@ -224,9 +269,9 @@ def _design_cycles(d: int, m: Any, n: Any, k: Any, count: Any, layer: Any, w_bit
     total = 0.0
     for g in range(m.shape[0]):
         i = layer[g]
-        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], w_bits[d, i], a_bits[d, i], rho[d, i],
-                                   lut_hw, dsp_hw, valid_only)
-        total += count[g] * max(lut_c, dsp_c)
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], w_bits[d, i], a_bits[d, i],
+                                   rho[d, i], lut_hw, dsp_hw, valid_only)
+        total += max(lut_c, dsp_c)
     return total
 
 
@@ -252,34 +297,37 @@ def _network_parallel(m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: An
 
 
 @numba.njit(cache=True)
-def _sweep_one(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, dsp_hw: DspHw,
-               valid_only: bool) -> float:
+def _sweep_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, lut_hw: LutHw,
+               dsp_hw: DspHw, valid_only: bool) -> float:
     """``cal_ratio``: the first rho = i*0.01 with L_DSP < L_LUT, minus 0.01 when L_LUT(rho) >
-    L_DSP(rho - 0.01); returned as the release's ``round(ratio, 2)``, that is ``j/100``."""
+    L_DSP(rho - 0.01); returned as the release's ``round(ratio, 2)``, that is ``j/100``. The
+    cycles are the whole GEMM's, split by :func:`_hetero_one` (repetitions when ``count > 1``)."""
     for i in range(101):
         rho = i * 0.01
-        lut_c, dsp_c = _hetero_one(m, n, k, w_bits, a_bits, rho, lut_hw, dsp_hw, valid_only)
+        lut_c, dsp_c = _hetero_one(m, n, k, count, w_bits, a_bits, rho, lut_hw, dsp_hw,
+                                   valid_only)
         if dsp_c < lut_c:
-            dsp_back = _hetero_one(m, n, k, w_bits, a_bits, rho - 0.01, lut_hw, dsp_hw,
+            dsp_back = _hetero_one(m, n, k, count, w_bits, a_bits, rho - 0.01, lut_hw, dsp_hw,
                                    valid_only)[1]
             if lut_c > dsp_back:
                 return (i - 1) / 100.0
             return i / 100.0
-    return 1.0  # unreachable for n >= 1: at rho = 1 the DSP core has 0 channels
+    return 1.0  # unreachable for n >= 1: at rho = 1 the DSP core has nothing to run
 
 
 @numba.njit(cache=True)
-def _sweep_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
+def _sweep_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
                  dsp_hw: DspHw, valid_only: bool) -> Any:
     out = np.empty(m.shape[0])
     for g in range(m.shape[0]):
-        out[g] = _sweep_one(m[g], n[g], k[g], w_bits[g], a_bits[g], lut_hw, dsp_hw, valid_only)
+        out[g] = _sweep_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
+                            valid_only)
     return out
 
 
 @numba.njit(cache=True)
-def _exact_one(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, dsp_hw: DspHw,
-               valid_only: bool) -> tuple[int, float]:
+def _exact_channels(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw,
+                    dsp_hw: DspHw, valid_only: bool) -> tuple[int, float]:
     """The smallest integer ``x = n_L`` in [0, n] minimising ``h(x) = max(L_LUT(x), L_DSP(n-x))``.
 
     L_LUT is non-decreasing in ``x`` and L_DSP in ``n - x`` (so non-increasing in ``x``), which
@@ -333,12 +381,55 @@ def _exact_one(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, 
 
 
 @numba.njit(cache=True)
-def _exact_batch(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
+def _exact_repetitions(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int,
+                       lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[int, float]:
+    """The smallest integer ``c = c_L`` in [0, count] minimising
+    ``h(c) = max(c*A, (count-c)*B)``, with ``A = L_LUT(n)`` and ``B = L_DSP(n)`` per repetition.
+
+    For ``A, B > 0`` the first piece rises and the second falls strictly, so ``h`` is smallest
+    next to where they cross, ``c* = count*B/(A+B)``: a closed form, checked on the integers
+    around ``floor(c*)`` against rounding. A core that cannot run (``inf``) gets nothing. The
+    verbatim ``A <= 0`` (``valid_only=False``, R < 3) falls back to a scan over ``c``.
+    """
+    lut_c, dsp_c = _pair(m, n, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    lo = 0
+    hi = count
+    if np.isinf(lut_c):
+        hi = 0
+    elif np.isinf(dsp_c):
+        lo = count
+    elif lut_c > 0.0:  # dsp_c > 0 always: the DSP core's launch alone is 32 cycles
+        cross = int(np.floor(count * dsp_c / (lut_c + dsp_c)))
+        lo = max(cross - 1, 0)
+        hi = min(cross + 2, count)
+    best_c = lo
+    best = np.inf
+    for c in range(lo, hi + 1):
+        value = max(_times(c, lut_c), _times(count - c, dsp_c))
+        if value < best:
+            best_c = c
+            best = value
+    return best_c, best
+
+
+@numba.njit(cache=True)
+def _exact_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, lut_hw: LutHw,
+               dsp_hw: DspHw, valid_only: bool) -> tuple[int, float]:
+    """(LUT-core channels of the whole GEMM, its cycles) at the exact balance point: ``n_L`` in
+    [0, n] when ``count == 1``, ``c_L*n`` with ``c_L`` in [0, count] when ``count > 1``."""
+    if count == 1:
+        return _exact_channels(m, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    c_l, value = _exact_repetitions(m, n, k, count, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    return c_l * n, value
+
+
+@numba.njit(cache=True)
+def _exact_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
                  dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any]:
     n_lut = np.empty(m.shape[0], dtype=np.int64)
     cycles = np.empty(m.shape[0])
     for g in range(m.shape[0]):
-        x, value = _exact_one(m[g], n[g], k[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
+        x, value = _exact_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
                               valid_only)
         n_lut[g] = x
         cycles[g] = value
@@ -510,19 +601,45 @@ def dsp_core_cycles(m: int, n: int, k: int, a_bits: int, core: DspCore) -> float
     return float(_dsp_cycles(int(mm), int(nn), int(kk), int(ab) <= pack, dl, dr))
 
 
-def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fraction: Any,
-                        lut: LutCore, dsp: DspCore, *, valid_only: bool = True
-                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Cycles of GEMMs split between the LUT and DSP cores, vectorised.
+def split_gemm(n: int, count: int, lut_fraction: float) -> tuple[int, int, int, int]:
+    """How the analytic tier splits a GEMM of ``count`` repetitions of ``n`` output channels.
 
-    ``n_L = round(n*rho)`` output channels go to the LUT core and ``n_D = round(n*(1-rho))`` to
-    the DSP core (REFERENCE.md; the two can differ from ``n`` by one, see the module notes).
-    The LUT-core channels run at ``w_bits`` x ``a_bits``. The DSP-core channels keep 8-bit
-    weights and pack when ``a_bits <= dsp.pack_act_bits``.
+    ``count == 1``: ``n_L = round(n*rho)`` channels on the LUT core and ``n_D = round(n*(1-rho))``
+    on the DSP core, one run each (none for a core without channels). ``count > 1``:
+    ``c_L = round(count*rho)`` whole repetitions of all ``n`` channels on the LUT core and
+    ``c_D = count - c_L`` on the DSP core (see the module notes).
+
+    :return: ``(n_lut, lut_repetitions, n_dsp, dsp_repetitions)``: each core runs its channels
+        on each of its repetitions, so it holds ``n_lut*lut_repetitions`` of the GEMM's
+        ``n*count`` channels; a core with work has ``n_x*x_repetitions > 0``.
+    """
+    rho = float(lut_fraction)
+    if count == 1:  # Python's round is half to even, as the kernels' np.rint
+        n_l, n_d = round(n * rho), round(n * (1.0 - rho))
+        return n_l, int(n_l > 0), n_d, int(n_d > 0)
+    c_l = round(count * rho)
+    c_d = count - c_l
+    return (n if c_l else 0), c_l, (n if c_d else 0), c_d
+
+
+def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fraction: Any,
+                        lut: LutCore, dsp: DspCore, *, count: Any = 1, valid_only: bool = True
+                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Cycles of GEMMs split between the LUT and DSP cores, vectorised; each result covers the
+    whole GEMM, all ``count`` repetitions.
+
+    ``count == 1``: ``n_L = round(n*rho)`` output channels go to the LUT core and
+    ``n_D = round(n*(1-rho))`` to the DSP core (REFERENCE.md; the two can differ from ``n`` by
+    one, see the module notes). ``count > 1``: ``c_L = round(count*rho)`` whole repetitions
+    (all ``n`` channels each) run back to back on the LUT core and ``c_D = count - c_L`` on the
+    DSP core, so ``lut = c_L*L_LUT(n)`` and ``dsp = c_D*L_DSP(n)``. The LUT core runs at
+    ``w_bits`` x ``a_bits``; the DSP core keeps 8-bit weights and packs when
+    ``a_bits <= dsp.pack_act_bits``.
 
     :param m, n, k: GEMM shapes (array-likes of ints >= 1), broadcast with the knobs.
     :param w_bits, a_bits: bit-widths, 1..min(``lut.max_bits``, 8).
     :param lut_fraction: ``rho`` in [0, 1], the share of output channels on the LUT core.
+    :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
     :param valid_only: see :func:`lut_core_cycles`.
     :return: ``(lut_cycles, dsp_cycles, layer_cycles)``, float64 arrays of the broadcast shape,
         with ``layer = max(lut, dsp)``; ``inf`` marks a core that cannot run its share.
@@ -530,16 +647,21 @@ def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fr
     lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
+    reps = _int_array(c, "count", count, 1)
     rho = _fraction_array(c, "lut_fraction", lut_fraction)
-    shape, (m1, n1, k1, w1, a1, rho1) = _flat("hetero_layer_cycles input", c, [*ints, rho])
-    lut_c, dsp_c, layer_c = _hetero_batch(m1, n1, k1, w1, a1, rho1, lut_hw, dsp_hw, valid_only)
+    shape, (m1, n1, k1, w1, a1, rho1, c1) = _flat("hetero_layer_cycles input", c,
+                                                  [*ints, rho, reps])
+    lut_c, dsp_c, layer_c = _hetero_batch(m1, n1, k1, c1, w1, a1, rho1, lut_hw, dsp_hw,
+                                          valid_only)
     return lut_c.reshape(shape), dsp_c.reshape(shape), layer_c.reshape(shape)
 
 
 def batch_network_cycles(arrays: WorkloadArrays, w_bits: Any, a_bits: Any, lut_fraction: Any,
                          lut: LutCore, dsp: DspCore, *, parallel: bool | None = None,
                          valid_only: bool = True) -> FloatArray:
-    """Total cycles of many designs of one network: ``sum_g count_g * max(L_LUT, L_DSP)``.
+    """Total cycles of many designs of one network: the sum over its GEMMs of
+    :func:`hetero_layer_cycles` with ``count = arrays.count`` (``max(L_LUT, L_DSP)`` for a GEMM
+    of one repetition, ``max(c_L*L_LUT, c_D*L_DSP)`` for one of several).
 
     :param arrays: the network's GEMMs (``Workload.to_arrays()``).
     :param w_bits, a_bits, lut_fraction: per-layer design knobs of shape
@@ -574,40 +696,52 @@ def batch_network_cycles(arrays: WorkloadArrays, w_bits: Any, a_bits: Any, lut_f
 
 
 def n3h_sweep_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore,
-                      dsp: DspCore, *, valid_only: bool = True) -> FloatArray:
+                      dsp: DspCore, *, count: Any = 1, valid_only: bool = True) -> FloatArray:
     """The release's balance rule (``cal_ratio``), vectorised over GEMMs.
 
     Sweeps ``rho = 0, 0.01, ..., 1``. At the first ``rho`` with ``L_DSP < L_LUT`` it steps back
     to ``rho - 0.01`` when ``L_LUT(rho) > L_DSP(rho - 0.01)`` (the previous split is then
-    faster), then rounds to two decimals as the release's ``step`` does. Splits round as in
-    :func:`hetero_layer_cycles`.
+    faster), then rounds to two decimals as the release's ``step`` does. Splits, and the whole
+    GEMM's cycles compared, are :func:`hetero_layer_cycles`'s: output channels when
+    ``count == 1``, whole repetitions when ``count > 1``.
 
+    :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
     :return: float64 ``rho`` of the broadcast shape, a multiple of 0.01.
     """
     lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
-    shape, (m1, n1, k1, w1, a1) = _flat("n3h_sweep_balance input", c, ints)
-    result: FloatArray = _sweep_batch(m1, n1, k1, w1, a1, lut_hw, dsp_hw, valid_only)
+    reps = _int_array(c, "count", count, 1)
+    shape, (m1, n1, k1, w1, a1, c1) = _flat("n3h_sweep_balance input", c, [*ints, reps])
+    result: FloatArray = _sweep_batch(m1, n1, k1, c1, w1, a1, lut_hw, dsp_hw, valid_only)
     return result.reshape(shape)
 
 
 def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore, dsp: DspCore,
-                  *, valid_only: bool = True) -> tuple[IntArray, FloatArray]:
+                  *, count: Any = 1, valid_only: bool = True) -> tuple[IntArray, FloatArray]:
     """The integer split that minimises each GEMM's latency, vectorised over GEMMs.
 
-    Returns the smallest ``n_L`` in ``[0, n]`` minimising ``max(L_LUT(n_L), L_DSP(n - n_L))``.
-    Channels are conserved, unlike the rounded ``rho`` split. Bisection takes ``O(log n)``
-    evaluations; it relies on L_LUT being non-decreasing in ``n_L`` (true for R >= 3) and L_DSP
-    in ``n_D``. For the non-monotone R in {1, 2}, reachable only with ``valid_only=False``, a
-    full scan over ``n_L`` is used instead.
+    ``count == 1``: the smallest ``n_L`` in ``[0, n]`` minimising
+    ``max(L_LUT(n_L), L_DSP(n - n_L))``. Channels are conserved, unlike the rounded ``rho``
+    split. Bisection takes ``O(log n)`` evaluations; it relies on L_LUT being non-decreasing in
+    ``n_L`` (true for R >= 3) and L_DSP in ``n_D``. For the non-monotone R in {1, 2}, reachable
+    only with ``valid_only=False``, a full scan over ``n_L`` is used instead.
 
-    :return: ``(n_lut, layer_cycles)``: int64 channels on the LUT core and float64 cycles, of the
-        broadcast shape; ``inf`` cycles when no split can run.
+    ``count > 1``: the smallest ``c_L`` in ``[0, count]`` minimising
+    ``max(c_L*L_LUT(n), (count - c_L)*L_DSP(n))``, in closed form (two core evaluations; the
+    two pieces cross at ``count*L_DSP/(L_LUT + L_DSP)``); the LUT core then holds ``c_L*n``
+    channels.
+
+    :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
+    :return: ``(n_lut, layer_cycles)``: int64 output channels on the LUT core over the whole
+        GEMM (``n_L``, or ``c_L*n``; ``lut_fraction = n_lut/(n*count)`` reproduces the split)
+        and float64 cycles of the whole GEMM, of the broadcast shape; ``inf`` cycles when no
+        split can run.
     """
     lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
-    shape, (m1, n1, k1, w1, a1) = _flat("exact_balance input", c, ints)
-    n_lut, cycles = _exact_batch(m1, n1, k1, w1, a1, lut_hw, dsp_hw, valid_only)
+    reps = _int_array(c, "count", count, 1)
+    shape, (m1, n1, k1, w1, a1, c1) = _flat("exact_balance input", c, [*ints, reps])
+    n_lut, cycles = _exact_batch(m1, n1, k1, c1, w1, a1, lut_hw, dsp_hw, valid_only)
     return n_lut.reshape(shape), cycles.reshape(shape)

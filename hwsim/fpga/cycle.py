@@ -57,6 +57,12 @@ share ONE DRAM port of ``dram_bytes_per_cycle``.
   A layer runs the LUT core on ``n_L = round(n*lut_fraction)`` output channels and the DSP core
   on ``n - n_L`` (channels are conserved; the analytic tier rounds both shares) from cycle 0;
   it ends when both have.
+* **Repetitions** (``count > 1``: groups of a grouped or depthwise convolution, heads,
+  experts): split whole, as in the analytic tier, ``c_L = round(count*lut_fraction)`` on the
+  LUT core and ``c_D = count - c_L`` on the DSP core, each with all ``n`` channels. A core runs
+  its repetitions back to back as one instruction stream: one launch, and the token queues
+  carry over, so a repetition's first fetches overlap the previous one's last products. The
+  two streams share the port while both run; the longer one finishes alone.
 
 The simulation is event driven at tile granularity: identical cycles inside a tile are one
 event, so a layer costs a few events per tile product, not per cycle (ResNet-18's largest
@@ -100,6 +106,14 @@ in development), and ``benchmarks/bench_fpga_cycle.py`` prints the ResNet-18 tab
   are empty (``T_m mod r_l = 0``, ``T_n mod r_r = 0``). ResNet-18's ``k = 4608``: -11 %.
 * DSP ``"store_bound"``: storing a sub-tile's outputs is slower than computing it
   (``T_k = 1``); the equations have no store.
+
+For ``count > 1`` the analytic tier charges each repetition as a separate run
+(``c_L*L_LUT``: each with its launch, fill and drain, and each with the per-GEMM differences
+above); the streamed repetitions pay the launch once and overlap the fill and drain, which
+takes up to ``c - 1`` of those off the cycle tier. Depthwise GEMMs (``n = 1``) are small and
+sit in the regimes above: the LUT core's ``d`` counts the whole buffer (MobileNetV2's
+``49 x 1 x 9``: 11,818 analytic cycles a repetition, about 1,400 simulated), and the DSP
+core is store bound (about 2x the equations).
 
 Network totals, ResNet-18 on the sanity hardware: DSP core -4.4 %; LUT core A8W8 +1.5 %,
 A4W4 -7.2 %, A2W2 +23.7 %. Both cores at the analytic tier's balance point: -1.7 % on a
@@ -208,7 +222,9 @@ class StageSim:
 class CoreSim:
     """One core's simulated run: latency, its three stages, DRAM traffic.
 
-    ``tiling`` names the tile counts the schedule used, e.g. ``("R", 51)``.
+    ``channels`` counts the output channels it computed over all its repetitions. ``tiling``
+    names the tile counts the schedule used, e.g. ``("R", 51)``, per repetition, and
+    ``("repetitions", c)`` when it ran ``c > 1`` repetitions back to back.
     """
 
     name: str
@@ -230,13 +246,17 @@ class CoreSim:
 
 @dataclass(frozen=True, slots=True)
 class LayerSim:
-    """A GEMM simulated on the LUT and DSP cores sharing one DRAM port.
+    """A GEMM (all its repetitions) simulated on the LUT and DSP cores sharing one DRAM port.
 
     ``total_cycles = max(lut_cycles, dsp_cycles)``; a core with no channels takes 0 cycles and
-    has no :class:`CoreSim`. ``dram_bytes`` and ``dram_contention_cycles`` add up both cores;
-    ``events`` counts the simulation's steps. An infeasible layer (a buffer cannot hold one
-    tile) has ``feasible=False``, the reason, ``inf`` cycles on the core that cannot run, and no
-    core records.
+    has no :class:`CoreSim`. ``lut_channels`` and ``dsp_channels`` count each core's output
+    channels over the whole GEMM (``c_L*n`` and ``c_D*n`` when the GEMM's ``count > 1`` is
+    split by repetitions); ``lut_repetitions`` and ``dsp_repetitions`` say how many repetitions
+    each core runs back to back (1 for a core with channels of a ``count == 1`` GEMM, 0 for an
+    idle core). ``dram_bytes`` and ``dram_contention_cycles`` add up both cores; ``events``
+    counts the simulation's steps. An infeasible layer (a buffer cannot hold one tile) has
+    ``feasible=False``, the reason, ``inf`` cycles on the core that cannot run, and no core
+    records.
     """
 
     feasible: bool
@@ -246,6 +266,8 @@ class LayerSim:
     dsp_cycles: float
     lut_channels: int
     dsp_channels: int
+    lut_repetitions: int
+    dsp_repetitions: int
     lut: CoreSim | None
     dsp: CoreSim | None
     dram_bytes: float
@@ -415,14 +437,15 @@ def _set_op(i: int, fixed: float, nbytes: float, cap: float, w0: int, w1: int, w
 
 @numba.njit(cache=True)
 def _build_lut(t_m: int, t_n: int, big_r: int, rhs_regions: int, act_bytes: float,
-               wgt_bytes: float, res_bytes: float, width: float, c_ex: float, op0: int,
-               sem0: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any, op_sig: Any,
-               sem_init: Any) -> tuple[int, int, int]:
-    """Write the LUT core's fetch, execute and result ops from ``op0`` and its semaphores from
-    ``sem0``; return the first op of the execute and result stages and the end."""
+               wgt_bytes: float, res_bytes: float, width: float, c_ex: float, reps: int,
+               op0: int, sem0: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any,
+               op_sig: Any, sem_init: Any) -> tuple[int, int, int]:
+    """Write the LUT core's fetch, execute and result ops for ``reps`` repetitions of the GEMM
+    from ``op0`` and its semaphores from ``sem0``; return the first op of the execute and result
+    stages and the end."""
     f_l = (t_m + big_r - 1) // big_r
-    n_fetch = f_l * t_n + t_m
-    n_prod = t_m * t_n
+    n_fetch = reps * (f_l * t_n + t_m)
+    n_prod = reps * t_m * t_n
     x0 = op0 + n_fetch
     r0 = x0 + n_prod
     region = sem0  # the activation buffer, one region per round
@@ -440,52 +463,54 @@ def _build_lut(t_m: int, t_n: int, big_r: int, rhs_regions: int, act_bytes: floa
     xi = x0
     ri = r0
     fetched = 0  # weight tiles fetched so far: picks the RHS region
-    for f in range(f_l):
-        mt = min(big_r, t_m - f * big_r)
-        for j in range(t_n):
-            s = (fetched + j) % rhs_regions
-            _set_op(fi, _LUT_DMA_SETUP_CYCLES, wgt_bytes, width, rhs_free + s, -1, -1,
-                    rhs_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
-            fi += 1
-            if j == 0:
+    for _ in range(reps):  # repetitions back to back, one instruction stream
+        for f in range(f_l):
+            mt = min(big_r, t_m - f * big_r)
+            for j in range(t_n):
+                s = (fetched + j) % rhs_regions
+                _set_op(fi, _LUT_DMA_SETUP_CYCLES, wgt_bytes, width, rhs_free + s, -1, -1,
+                        rhs_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                fi += 1
+                if j == 0:
+                    for i in range(mt):
+                        _set_op(fi, _LUT_DMA_SETUP_CYCLES, act_bytes, width,
+                                region if i == 0 else -1, -1, -1, lhs_full + i, -1, -1,
+                                op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                        fi += 1
+            for j in range(t_n):
+                s = (fetched + j) % rhs_regions
                 for i in range(mt):
-                    _set_op(fi, _LUT_DMA_SETUP_CYCLES, act_bytes, width,
-                            region if i == 0 else -1, -1, -1, lhs_full + i, -1, -1,
+                    q = (xi - x0) % _LUT_RESULT_BUFFERS
+                    last = i == mt - 1
+                    _set_op(xi, c_ex, 0.0, 1.0, res_free + q,
+                            lhs_full + i if j == 0 else -1, rhs_full + s if i == 0 else -1,
+                            res_full + q, rhs_free + s if last else -1,
+                            region if last and j == t_n - 1 else -1,
                             op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                    fi += 1
-        for j in range(t_n):
-            s = (fetched + j) % rhs_regions
-            for i in range(mt):
-                q = (xi - x0) % _LUT_RESULT_BUFFERS
-                last = i == mt - 1
-                _set_op(xi, c_ex, 0.0, 1.0, res_free + q,
-                        lhs_full + i if j == 0 else -1, rhs_full + s if i == 0 else -1,
-                        res_full + q, rhs_free + s if last else -1,
-                        region if last and j == t_n - 1 else -1,
-                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                _set_op(ri, _LUT_DMA_SETUP_CYCLES, res_bytes, width, res_full + q, -1, -1,
-                        res_free + q, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                xi += 1
-                ri += 1
-        fetched += t_n
+                    _set_op(ri, _LUT_DMA_SETUP_CYCLES, res_bytes, width, res_full + q, -1, -1,
+                            res_free + q, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                    xi += 1
+                    ri += 1
+            fetched += t_n
     return x0, r0, ri
 
 
 @numba.njit(cache=True)
 def _build_dsp(m: int, t_k: int, t_n: int, r_l: int, r_r: int, weight_regions: int,
                wgt_block_bytes: float, wgt_width: float, in_word_bytes: float,
-               out_vec_bytes: float, cycles_per_block: int, op0: int,
+               out_vec_bytes: float, cycles_per_block: int, reps: int, op0: int,
                sem0: int, op_fixed: Any, op_bytes: Any, op_cap: Any, op_wait: Any, op_sig: Any,
                sem_init: Any) -> tuple[int, int, int]:
-    """Write the DSP core's load, compute and store ops from ``op0`` and its semaphores from
-    ``sem0``; return the first op of the compute and store stages and the end."""
+    """Write the DSP core's load, compute and store ops for ``reps`` repetitions of the GEMM
+    from ``op0`` and its semaphores from ``sem0``; return the first op of the compute and store
+    stages and the end."""
     g_max = _DSP_SUBTILE_PIXELS
     n_regions = (m + r_l - 1) // r_l
     n_chunks = (t_n + r_r - 1) // r_r
     last_px = m - (n_regions - 1) * r_l
     n_sub = (n_regions - 1) * ((r_l + g_max - 1) // g_max) + (last_px + g_max - 1) // g_max
-    c0 = op0 + n_regions * n_chunks + n_sub
-    s0 = c0 + n_chunks * n_sub
+    c0 = op0 + reps * (n_regions * n_chunks + n_sub)
+    s0 = c0 + reps * n_chunks * n_sub
     in_region = sem0
     in_full = sem0 + 1  # one "filled" token per 16-pixel sub-tile slot
     w_free = in_full + (r_l + g_max - 1) // g_max
@@ -501,39 +526,41 @@ def _build_dsp(m: int, t_k: int, t_n: int, r_l: int, r_r: int, weight_regions: i
     ci = c0
     si = s0
     chunk = 0
-    for a in range(n_regions):
-        pa = min(r_l, m - a * r_l)
-        n_sa = (pa + g_max - 1) // g_max
-        for b in range(n_chunks):
-            blocks = min(r_r, t_n - b * r_r)
-            w = chunk % weight_regions
-            _set_op(li, _DSP_WEIGHT_SETUP_CYCLES, blocks * wgt_block_bytes, wgt_width, w_free + w,
-                    -1, -1, w_full + w, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
-            li += 1
-            if b == 0:
+    for _ in range(reps):  # repetitions back to back, one instruction stream
+        for a in range(n_regions):
+            pa = min(r_l, m - a * r_l)
+            n_sa = (pa + g_max - 1) // g_max
+            for b in range(n_chunks):
+                blocks = min(r_r, t_n - b * r_r)
+                w = chunk % weight_regions
+                _set_op(li, _DSP_WEIGHT_SETUP_CYCLES, blocks * wgt_block_bytes, wgt_width,
+                        w_free + w, -1, -1, w_full + w, -1, -1, op_fixed, op_bytes, op_cap,
+                        op_wait, op_sig)
+                li += 1
+                if b == 0:
+                    for s in range(n_sa):
+                        g = min(g_max, pa - s * g_max)
+                        _set_op(li, _DSP_INPUT_SETUP_CYCLES, g * t_k * in_word_bytes,
+                                in_word_bytes, in_region if s == 0 else -1, -1, -1,
+                                in_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                        li += 1
                 for s in range(n_sa):
                     g = min(g_max, pa - s * g_max)
-                    _set_op(li, _DSP_INPUT_SETUP_CYCLES, g * t_k * in_word_bytes,
-                            in_word_bytes, in_region if s == 0 else -1, -1, -1,
-                            in_full + s, -1, -1, op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                    li += 1
-            for s in range(n_sa):
-                g = min(g_max, pa - s * g_max)
-                q = (ci - c0) % _DSP_OUTPUT_BUFFERS
-                last = s == n_sa - 1
-                cycles = cycles_per_block * t_k * g * blocks
-                if last:
-                    cycles += _DSP_CHUNK_OVERHEAD
-                _set_op(ci, cycles, 0.0, 1.0, out_free + q, w_full + w if s == 0 else -1,
-                        in_full + s if b == 0 else -1, out_full + q, w_free + w if last else -1,
-                        in_region if last and b == n_chunks - 1 else -1,
-                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                _set_op(si, _DSP_STORE_SETUP_CYCLES, g * blocks * out_vec_bytes, out_vec_bytes,
-                        out_full + q, -1, -1, out_free + q, -1, -1,
-                        op_fixed, op_bytes, op_cap, op_wait, op_sig)
-                ci += 1
-                si += 1
-            chunk += 1
+                    q = (ci - c0) % _DSP_OUTPUT_BUFFERS
+                    last = s == n_sa - 1
+                    cycles = cycles_per_block * t_k * g * blocks
+                    if last:
+                        cycles += _DSP_CHUNK_OVERHEAD
+                    _set_op(ci, cycles, 0.0, 1.0, out_free + q, w_full + w if s == 0 else -1,
+                            in_full + s if b == 0 else -1, out_full + q, w_free + w if last else -1,
+                            in_region if last and b == n_chunks - 1 else -1,
+                            op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                    _set_op(si, _DSP_STORE_SETUP_CYCLES, g * blocks * out_vec_bytes, out_vec_bytes,
+                            out_full + q, -1, -1, out_free + q, -1, -1,
+                            op_fixed, op_bytes, op_cap, op_wait, op_sig)
+                    ci += 1
+                    si += 1
+                chunk += 1
     return c0, s0, si
 
 
@@ -675,10 +702,11 @@ def _dsp_plan(m: int, n: int, k: int, a_bits: int, core: DspCore, ping_pong: boo
 # ---------------------------------------------------------------------------------------------
 
 
-def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, n_d: int, port: float
-         ) -> tuple[CoreSim | None, CoreSim | None, int]:
-    """Build both cores' ops into one op table and simulate them on one port."""
-    n_ops = (lut.n_ops if lut else 0) + (dsp.n_ops if dsp else 0)
+def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, c_l: int, n_d: int, c_d: int,
+         port: float) -> tuple[CoreSim | None, CoreSim | None, int]:
+    """Build both cores' ops into one op table and simulate them on one port; the LUT core runs
+    ``c_l`` repetitions of its plan back to back, the DSP core ``c_d``."""
+    n_ops = (lut.n_ops * c_l if lut else 0) + (dsp.n_ops * c_d if dsp else 0)
     n_sems = (lut.n_sems if lut else 0) + (dsp.n_sems if dsp else 0)
     op_fixed = np.zeros(n_ops)
     op_bytes = np.zeros(n_ops)
@@ -692,8 +720,8 @@ def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, n_d: int, port: f
     op0 = sem0 = 0
     if lut is not None:
         x0, r0, end = _build_lut(lut.t_m, lut.t_n, lut.big_r, lut.rhs_regions, lut.act_bytes,
-                                 lut.wgt_bytes, lut.res_bytes, lut.width, lut.c_ex, op0, sem0,
-                                 op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init)
+                                 lut.wgt_bytes, lut.res_bytes, lut.width, lut.c_ex, c_l, op0,
+                                 sem0, op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init)
         first += [op0, x0, r0]
         last += [x0, r0, end]
         starts += [_LUT_LAUNCH_CYCLES] * 3
@@ -701,7 +729,7 @@ def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, n_d: int, port: f
     if dsp is not None:
         c0, s0, end = _build_dsp(dsp.m, dsp.t_k, dsp.t_n, dsp.r_l, dsp.r_r, dsp.weight_regions,
                                  dsp.wgt_block_bytes, dsp.wgt_width, dsp.in_word_bytes,
-                                 dsp.out_vec_bytes, dsp.cycles_per_block, op0, sem0,
+                                 dsp.out_vec_bytes, dsp.cycles_per_block, c_d, op0, sem0,
                                  op_fixed, op_bytes, op_cap, op_wait, op_sig, sem_init)
         first += [op0, c0, s0]
         last += [c0, s0, end]
@@ -713,7 +741,9 @@ def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, n_d: int, port: f
         raise RuntimeError("cycle simulation deadlocked; please report the GEMM and cores")
 
     def core_sim(name: str, engine: int, stage_names: tuple[str, ...], channels: int,
-                 tiling: tuple[tuple[str, int], ...]) -> CoreSim:
+                 reps: int, tiling: tuple[tuple[str, int], ...]) -> CoreSim:
+        if reps > 1:
+            tiling += (("repetitions", reps),)
         end_cycles = float(max(finish[engine:engine + 3]))
         stages = tuple(StageSim(
             name=stage_name,
@@ -723,18 +753,18 @@ def _run(lut: _LutPlan | None, dsp: _DspPlan | None, n_l: int, n_d: int, port: f
             dram_bytes=float(op_bytes[first[e]:last[e]].sum()),
             dram_contention_cycles=float(contention[e]),
         ) for e, stage_name in enumerate(stage_names, start=engine))
-        return CoreSim(name=name, channels=channels, cycles=end_cycles, stages=stages,
+        return CoreSim(name=name, channels=channels * reps, cycles=end_cycles, stages=stages,
                        dram_bytes=sum(st.dram_bytes for st in stages),
                        dram_contention_cycles=sum(st.dram_contention_cycles for st in stages),
                        tiling=tiling)
 
     lut_sim = dsp_sim = None
     if lut is not None:
-        lut_sim = core_sim("lut", 0, _LUT_STAGES, n_l, (
+        lut_sim = core_sim("lut", 0, _LUT_STAGES, n_l, c_l, (
             ("T_m", lut.t_m), ("T_n", lut.t_n), ("T_k", lut.t_k), ("R", lut.big_r),
             ("rhs_regions", lut.rhs_regions)))
     if dsp is not None:
-        dsp_sim = core_sim("dsp", 3 if lut is not None else 0, _DSP_STAGES, n_d, (
+        dsp_sim = core_sim("dsp", 3 if lut is not None else 0, _DSP_STAGES, n_d, c_d, (
             ("T_n", dsp.t_n), ("T_k", dsp.t_k), ("r_l", dsp.r_l), ("r_r", dsp.r_r),
             ("weight_regions", dsp.weight_regions)))
     return lut_sim, dsp_sim, int(events)
@@ -744,6 +774,11 @@ def _check_gemm(c: Checker, m: Any, n: Any, k: Any) -> None:
     for name, value in (("m", m), ("n", n), ("k", k)):
         ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
         c.require(bool(ok), name, value, "must be an int >= 1")
+
+
+def _check_count(c: Checker, count: Any) -> None:
+    ok = isinstance(count, (int, np.integer)) and not isinstance(count, bool) and count >= 1
+    c.require(bool(ok), "count", count, "must be an int >= 1 (the GEMM's repetitions)")
 
 
 def _check_bits(c: Checker, name: str, value: Any, hi: int) -> None:
@@ -758,29 +793,37 @@ def _check_port(c: Checker, value: Any) -> None:
               "must be a number > 0 (math.inf: every DMA engine at its own width)")
 
 
-def _infeasible(reason: str, n_l: int, n_d: int) -> LayerSim:
+def _infeasible(reason: str, n_l: int, c_l: int, n_d: int, c_d: int) -> LayerSim:
     return LayerSim(feasible=False, reason=reason, total_cycles=math.inf,
                     lut_cycles=math.inf if n_l else 0.0, dsp_cycles=math.inf if n_d else 0.0,
-                    lut_channels=n_l, dsp_channels=n_d, lut=None, dsp=None, dram_bytes=0.0,
+                    lut_channels=n_l * c_l, dsp_channels=n_d * c_d, lut_repetitions=c_l,
+                    dsp_repetitions=c_d, lut=None, dsp=None, dram_bytes=0.0,
                     dram_contention_cycles=0.0, events=0)
 
 
-def _layer(m: int, n_l: int, n_d: int, k: int, w_bits: int, a_bits: int,
+def _layer(m: int, n_l: int, c_l: int, n_d: int, c_d: int, k: int, w_bits: int, a_bits: int,
            lut_core: LutCore | None, dsp_core: DspCore | None, port: float, ping_pong: bool
            ) -> LayerSim:
+    """The LUT core runs ``n_l`` channels on each of ``c_l`` repetitions, the DSP core ``n_d``
+    on each of ``c_d``; a core with ``n_x*c_x == 0`` is idle."""
+    if not c_l:
+        n_l = 0
+    if not c_d:
+        n_d = 0
     lut = _lut_plan(m, n_l, k, w_bits, a_bits, lut_core) if n_l and lut_core else None
     dsp = _dsp_plan(m, n_d, k, a_bits, dsp_core, ping_pong) if n_d and dsp_core else None
     problems = [p for p in (lut, dsp) if isinstance(p, str)]
     if problems:
-        return _infeasible("; ".join(problems), n_l, n_d)
+        return _infeasible("; ".join(problems), n_l, c_l, n_d, c_d)
     assert not isinstance(lut, str) and not isinstance(dsp, str)
-    lut_sim, dsp_sim, events = _run(lut, dsp, n_l, n_d, port)
+    lut_sim, dsp_sim, events = _run(lut, dsp, n_l, c_l, n_d, c_d, port)
     lut_cycles = lut_sim.cycles if lut_sim else 0.0
     dsp_cycles = dsp_sim.cycles if dsp_sim else 0.0
     sims = [c for c in (lut_sim, dsp_sim) if c is not None]
     return LayerSim(
         feasible=True, reason="", total_cycles=max(lut_cycles, dsp_cycles),
-        lut_cycles=lut_cycles, dsp_cycles=dsp_cycles, lut_channels=n_l, dsp_channels=n_d,
+        lut_cycles=lut_cycles, dsp_cycles=dsp_cycles, lut_channels=n_l * c_l,
+        dsp_channels=n_d * c_d, lut_repetitions=c_l, dsp_repetitions=c_d,
         lut=lut_sim, dsp=dsp_sim, dram_bytes=sum(c.dram_bytes for c in sims),
         dram_contention_cycles=sum(c.dram_contention_cycles for c in sims), events=events)
 
@@ -799,12 +842,20 @@ def _check_cores(lut_core: object, dsp_core: object) -> None:
 
 def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fraction: float,
                    lut_core: LutCore, dsp_core: DspCore, dram_bytes_per_cycle: float, *,
-                   dsp_weight_ping_pong: bool = False) -> LayerSim:
-    """Simulate one ``(m x k) @ (k x n)`` GEMM split between the LUT and DSP cores.
+                   count: int = 1, dsp_weight_ping_pong: bool = False) -> LayerSim:
+    """Simulate one ``(m x k) @ (k x n)`` GEMM, repeated ``count`` times, split between the LUT
+    and DSP cores; the result covers all the repetitions.
+
+    ``count == 1``: ``n_L = round(n*lut_fraction)`` (half to even) output channels go to the
+    LUT core, the other ``n - n_L`` to the DSP core. ``count > 1``: whole repetitions are split
+    as in the analytic tier, ``c_L = round(count*lut_fraction)`` of them (all ``n`` channels
+    each) to the LUT core and ``c_D = count - c_L`` to the DSP core. Each core runs its
+    repetitions back to back as one instruction stream (one launch; a repetition's first
+    fetches overlap the previous one's last products), while the other core runs its own on the
+    shared port; when one core is done the other has the port to itself.
 
     :param m: output pixels (GEMM rows), >= 1.
-    :param n: output channels, >= 1; ``n_L = round(n*lut_fraction)`` (half to even) go to the
-        LUT core, the other ``n - n_L`` to the DSP core.
+    :param n: output channels of one repetition, >= 1.
     :param k: reduction length, >= 1.
     :param w_bits: LUT-core weight bits, 1..``lut_core.max_bits`` (DSP-core weights keep
         ``dsp_core.weight_bits``).
@@ -814,6 +865,7 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     :param dram_bytes_per_cycle: the DRAM port both cores share, bytes per core clock cycle
         (an :class:`~hwsim.spec.records.FpgaDevice`'s ``dram_bytes_per_cycle``); ``math.inf``
         lets every DMA engine run at its own width.
+    :param count: repetitions of the GEMM (``Gemm.count``: groups, heads, experts), >= 1.
     :param dsp_weight_ping_pong: split the DSP weight buffer into two halves so that weight loads
         overlap compute (not in the N3H-Core equations; see the module notes).
     :return: the :class:`LayerSim`; ``feasible=False`` with a reason when a buffer cannot hold
@@ -828,38 +880,47 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
           and not isinstance(lut_fraction, bool) and 0.0 <= lut_fraction <= 1.0)
     c.require(bool(ok), "lut_fraction", lut_fraction, "must be a number in [0, 1]")
     _check_port(c, dram_bytes_per_cycle)
+    _check_count(c, count)
     c.raise_if_any(RecordError, "simulate_layer input")
-    n_l = round(n * float(lut_fraction))
-    n_d = n - n_l
+    if count == 1:
+        n_l = round(n * float(lut_fraction))
+        n_d = n - n_l
+        c_l, c_d = int(n_l > 0), int(n_d > 0)
+    else:
+        c_l = round(count * float(lut_fraction))
+        c_d = int(count) - c_l
+        n_l, n_d = (int(n) if c_l else 0), (int(n) if c_d else 0)
     if n_d:
         _check_bits(c, "a_bits", a_bits, 8)
         c.raise_if_any(RecordError, "simulate_layer input (the DSP core has 8-bit input words)")
-    return _layer(int(m), n_l, n_d, int(k), int(w_bits), int(a_bits), lut_core, dsp_core,
-                  float(dram_bytes_per_cycle), dsp_weight_ping_pong)
+    return _layer(int(m), n_l, c_l, n_d, c_d, int(k), int(w_bits), int(a_bits), lut_core,
+                  dsp_core, float(dram_bytes_per_cycle), dsp_weight_ping_pong)
 
 
 def simulate_lut_core(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore,
-                      dram_bytes_per_cycle: float) -> LayerSim:
-    """Simulate the GEMM on the LUT core alone (all ``n`` channels), with the port to itself.
+                      dram_bytes_per_cycle: float, *, count: int = 1) -> LayerSim:
+    """Simulate the GEMM on the LUT core alone (all ``n`` channels of all ``count`` repetitions,
+    back to back), with the port to itself.
 
     Parameters as :func:`simulate_layer`; ``dsp_cycles`` is 0 and ``dsp`` is ``None``.
     """
     _check_cores(core, None)
     c = Checker()
     _check_gemm(c, m, n, k)
+    _check_count(c, count)
     _check_bits(c, "w_bits", w_bits, core.max_bits)
     _check_bits(c, "a_bits", a_bits, core.max_bits)
     _check_port(c, dram_bytes_per_cycle)
     c.raise_if_any(RecordError, "simulate_lut_core input")
-    return _layer(int(m), int(n), 0, int(k), int(w_bits), int(a_bits), core, None,
+    return _layer(int(m), int(n), int(count), 0, 0, int(k), int(w_bits), int(a_bits), core, None,
                   float(dram_bytes_per_cycle), False)
 
 
 def simulate_dsp_core(m: int, n: int, k: int, a_bits: int, core: DspCore,
-                      dram_bytes_per_cycle: float, *, weight_ping_pong: bool = False
-                      ) -> LayerSim:
-    """Simulate the GEMM on the DSP core alone (all ``n`` channels, 8-bit weights), with the
-    port to itself.
+                      dram_bytes_per_cycle: float, *, count: int = 1,
+                      weight_ping_pong: bool = False) -> LayerSim:
+    """Simulate the GEMM on the DSP core alone (all ``n`` channels of all ``count``
+    repetitions, back to back, 8-bit weights), with the port to itself.
 
     Parameters as :func:`simulate_layer`; ``a_bits`` in 1..8; ``lut_cycles`` is 0 and ``lut``
     is ``None``.
@@ -867,10 +928,11 @@ def simulate_dsp_core(m: int, n: int, k: int, a_bits: int, core: DspCore,
     _check_cores(None, core)
     c = Checker()
     _check_gemm(c, m, n, k)
+    _check_count(c, count)
     _check_bits(c, "a_bits", a_bits, 8)
     _check_port(c, dram_bytes_per_cycle)
     c.raise_if_any(RecordError, "simulate_dsp_core input")
-    return _layer(int(m), 0, int(n), int(k), 1, int(a_bits), None, core,
+    return _layer(int(m), 0, 0, int(n), int(count), int(k), 1, int(a_bits), None, core,
                   float(dram_bytes_per_cycle), weight_ping_pong)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hwsim.spec import LutCore, load_hardware
 from rl_search.cli import main
 
 R18 = zoo.get("resnet18")
+MBV2 = zoo.get("mobilenetv2")
 
 
 def test_default_design_is_n3h_convention():
@@ -30,8 +32,8 @@ def test_report_totals_equal_analytic_sum():
     report = target.evaluate(R18, design)
     a = R18.to_arrays()
     _, _, layer = analytic.hetero_layer_cycles(a.m, a.n, a.k, 4, 4, 0.3, target.lut_core,
-                                               target.dsp_core)
-    assert report.total_cycles == pytest.approx(float((layer * a.count).sum()), rel=1e-12)
+                                               target.dsp_core, count=a.count)
+    assert report.total_cycles == pytest.approx(float(layer.sum()), rel=1e-12)
     assert report.latency_ms == pytest.approx(report.total_cycles / 1e5)
     assert report.feasible and report.violations == ()
 
@@ -72,6 +74,64 @@ def test_batch_matches_single_evaluations():
         report = target.evaluate(R18, design)
         assert batch.cycles[i] == pytest.approx(report.total_cycles, rel=1e-12)
         assert bool(batch.feasible[i]) == report.feasible
+
+
+def test_mobilenetv2_depthwise_layers_share_the_cores():
+    """A depthwise convolution is ``count = C`` GEMMs of one channel; the balance point splits
+    whole repetitions, so some go to each core and the layer beats either core alone."""
+    target = cm.get_target("n3h-zcu102")
+    report = target.evaluate(MBV2, cm.default_design(MBV2))
+    dsp = target.evaluate(MBV2, cm.uniform_design(MBV2, 4, 4, 0.0))
+    lut = target.evaluate(MBV2, cm.uniform_design(MBV2, 4, 4, 1.0))
+    shared = 0
+    for b, d, u in zip(report.layers, dsp.layers, lut.layers, strict=True):
+        if b.count == 1:
+            continue
+        assert b.n == 1 and b.count > 1  # MobileNetV2's only repeated GEMMs: depthwise convs
+        c_lut = round(b.count * b.lut_fraction)
+        assert b.lut_channels == c_lut and b.lut_fraction == c_lut / b.count
+        assert b.cycles <= min(d.cycles, u.cycles)
+        if 0 < b.lut_fraction < 1:
+            shared += 1
+            assert b.lut_cycles > 0 and b.dsp_cycles > 0
+            assert b.cycles < min(d.cycles, u.cycles)
+    assert shared > 0
+    # repetitions run back to back: all on one core costs count times one repetition
+    depthwise = next(layer for layer in dsp.layers if layer.count > 1)
+    one = analytic.dsp_core_cycles(depthwise.m, 1, depthwise.k, 4, target.dsp_core)
+    assert depthwise.cycles == depthwise.count * one
+
+
+def test_batch_matches_single_evaluations_on_mobilenetv2():
+    target = cm.get_target("n3h-zcu102")
+    rng = np.random.default_rng(1)
+    wb = rng.integers(2, 9, size=(12, len(MBV2)))
+    ab = rng.integers(2, 9, size=(12, len(MBV2)))
+    rho = rng.uniform(0, 1, size=(12, len(MBV2)))
+    rho[:4] = np.nan  # balance points
+    rho[4, ::3] = 0.99  # rounds to every repetition on the LUT core for small counts
+    batch = cm.evaluate_batch(MBV2, "n3h-zcu102", wb, ab, rho)
+    for i in range(12):
+        fr = tuple(None if np.isnan(f) else float(f) for f in rho[i])
+        design = Design(MBV2.layer_names, tuple(map(int, wb[i])), tuple(map(int, ab[i])), fr)
+        report = target.evaluate(MBV2, design)
+        assert batch.cycles[i] == pytest.approx(report.total_cycles, rel=1e-12)
+        assert bool(batch.feasible[i]) == report.feasible
+        assert batch.lut_fraction[i].tolist() == [layer.lut_fraction for layer in report.layers]
+
+
+def test_cycle_tier_runs_repetitions():
+    target = cm.get_target("n3h-zcu102")
+    report = target.evaluate(MBV2, cm.default_design(MBV2), fidelity="cycle")
+    assert report.feasible and np.isfinite(report.total_cycles)
+    from hwsim.fpga import cycle
+
+    layer = next(x for x in report.layers if x.count > 1 and 0 < x.lut_fraction < 1)
+    sim = cycle.simulate_layer(layer.m, layer.n, layer.k, layer.weight_bits, layer.act_bits,
+                               layer.lut_fraction, target.lut_core, target.dsp_core,
+                               target.device.dram_bytes_per_cycle, count=layer.count)
+    assert layer.cycles == sim.total_cycles and layer.lut_channels == sim.lut_channels
+    assert layer.dram_bytes == math.ceil(sim.dram_bytes)
 
 
 def test_cache_returns_the_same_report():

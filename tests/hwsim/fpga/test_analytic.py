@@ -168,20 +168,24 @@ def test_dsp_kernel_matches_naive_on_edges(shape: tuple[int, int, int], dsp_hw: 
 
 
 @pytest.mark.parametrize("shape", EDGE_SHAPES)
-def test_split_and_balance_kernels_match_naive_on_edges(shape: tuple[int, int, int]) -> None:
+@pytest.mark.parametrize("count", [1, 2, 3, 32])
+def test_split_and_balance_kernels_match_naive_on_edges(shape: tuple[int, int, int],
+                                                        count: int) -> None:
     m, n, k = shape
     for lut_hw, dsp_hw in zip(LUT_HWS, DSP_HWS, strict=True):
         for w, a in [(8, 8), (4, 4), (2, 3)]:
-            for rho in (0.0, 0.01, 1 / n, 0.5, 0.99, 1.0):
-                want = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw)
-                assert an._hetero_one(m, n, k, w, a, rho, lut_hw, dsp_hw, True) == want[:2]
-            assert an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, True) == (
-                naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw))
+            for rho in (0.0, 0.01, 1 / n, 1 / count, 0.5, 0.99, 1.0):
+                want = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw, count=count)
+                got = an._hetero_one(m, n, k, count, w, a, rho, lut_hw, dsp_hw, True)
+                assert got == want[:2]
+            assert an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, True) == (
+                naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, count=count))
             for valid_only in (True, False):
-                assert an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
-                    naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
+                assert an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
+                    naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
 
 
+counts = st.one_of(st.just(1), st.integers(2, 8), st.integers(2, 1000))
 shapes = st.tuples(
     st.one_of(st.integers(1, 64), st.sampled_from([49, 196, 784, 3136, 12544]),
               st.integers(1, 20000)),
@@ -226,18 +230,18 @@ def test_split_kernel_matches_python_round(n: int, rho: float) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(shapes, bits, bits, lut_hws, dsp_hws, st.booleans())
-def test_balance_kernels_match_naive(shape: tuple, w: int, a: int, lut_hw: tuple, dsp_hw: tuple,
-                                     valid_only: bool) -> None:
+@given(shapes, counts, bits, bits, lut_hws, dsp_hws, st.booleans())
+def test_balance_kernels_match_naive(shape: tuple, count: int, w: int, a: int, lut_hw: tuple,
+                                     dsp_hw: tuple, valid_only: bool) -> None:
     m, n, k = shape
-    assert an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
-        naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
-    assert an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, valid_only) == (
-        naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only))
+    assert an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
+    assert an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(shapes, st.integers(1, 3), bits, bits, st.floats(0.0, 1.0)),
+@given(st.lists(st.tuples(shapes, st.integers(1, 40), bits, bits, st.floats(0.0, 1.0)),
                 min_size=1, max_size=8), lut_hws, dsp_hws)
 def test_network_kernels_match_naive(gemms: list, lut_hw: tuple, dsp_hw: tuple) -> None:
     m, n, k = (np.array([g[0][i] for g in gemms], dtype=np.int64) for i in range(3))
@@ -253,10 +257,12 @@ def test_network_kernels_match_naive(gemms: list, lut_hw: tuple, dsp_hw: tuple) 
     parallel = an._network_parallel(m, n, k, count, layer, w, a, rho, lut_hw, dsp_hw, True)
     assert serial[0] == want
     assert parallel[0] == want
-    lut_c, dsp_c, layer_c = an._hetero_batch(m, n, k, w[0], a[0], rho[0], lut_hw, dsp_hw, True)
+    lut_c, dsp_c, layer_c = an._hetero_batch(m, n, k, count, w[0], a[0], rho[0], lut_hw, dsp_hw,
+                                             True)
     for g in range(len(gemms)):
         expect = naive.hetero_layer_cycles(int(m[g]), int(n[g]), int(k[g]), int(w[0, g]),
-                                           int(a[0, g]), float(rho[0, g]), lut_hw, dsp_hw)
+                                           int(a[0, g]), float(rho[0, g]), lut_hw, dsp_hw,
+                                           count=int(count[g]))
         assert (lut_c[g], dsp_c[g], layer_c[g]) == expect
 
 
@@ -277,6 +283,8 @@ def test_plain_python_path_without_jit() -> None:
         "print(exact_balance(M, N, K, 4, 4, L, D)[1].sum())\n"
         "w = np.full((70, 21), 4)\n"
         "print(batch_network_cycles(arrays, w, w, np.full((70, 21), 0.5), L, D)[0])\n"
+        "print(exact_balance(12544, 1, 9, 4, 4, L, D, count=32)[1])\n"
+        "print(n3h_sweep_balance(12544, 1, 9, 4, 4, L, D, count=32))\n"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
@@ -287,6 +295,9 @@ def test_plain_python_path_without_jit() -> None:
     assert out[1] == str(GOLDEN_SWEEP_A4W4)
     assert float(out[2]) == exact_balance(M, N, K, 4, 4, LUT, DSP)[1].sum()
     assert float(out[3]) == batch_network_cycles(arrays, w, w, np.full((1, 21), 0.5), LUT, DSP)[0]
+    default = LutCore(), DspCore()
+    assert float(out[4]) == exact_balance(12544, 1, 9, 4, 4, *default, count=32)[1]
+    assert float(out[5]) == n3h_sweep_balance(12544, 1, 9, 4, 4, *default, count=32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,14 +312,15 @@ dsp_cores = st.builds(DspCore, input_buffer_depth=st.integers(1, 25).map(lambda 
 
 
 @settings(max_examples=200, deadline=None)
-@given(shapes, bits, bits, lut_cores, dsp_cores)
-def test_split_zero_and_one_equal_the_single_cores(shape: tuple, w: int, a: int, lut: LutCore,
-                                                   dsp: DspCore) -> None:
+@given(shapes, counts, bits, bits, lut_cores, dsp_cores)
+def test_split_zero_and_one_equal_the_single_cores(shape: tuple, count: int, w: int, a: int,
+                                                   lut: LutCore, dsp: DspCore) -> None:
+    """Also for GEMMs of several repetitions: every repetition on one core, back to back."""
     m, n, k = shape
-    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 0.0, lut, dsp)
-    assert (lut_c, dsp_c, layer_c) == (0.0, dsp_core_cycles(m, n, k, a, dsp), dsp_c)
-    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 1.0, lut, dsp)
-    assert (lut_c, dsp_c, layer_c) == (lut_core_cycles(m, n, k, w, a, lut), 0.0, lut_c)
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 0.0, lut, dsp, count=count)
+    assert (lut_c, dsp_c, layer_c) == (0.0, count * dsp_core_cycles(m, n, k, a, dsp), dsp_c)
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, w, a, 1.0, lut, dsp, count=count)
+    assert (lut_c, dsp_c, layer_c) == (count * lut_core_cycles(m, n, k, w, a, lut), 0.0, lut_c)
 
 
 @settings(max_examples=300, deadline=None)
@@ -483,11 +495,11 @@ def test_exact_balance_beats_the_sweep(shape: tuple, w: int, a: int, lut_hw: tup
     """The exact split is the scan's optimum and never worse than the 0.01 sweep's split (taken
     with ``n_D = n - n_L`` so that both cover all n channels)."""
     m, n, k = shape
-    n_l, value = an._exact_one(m, n, k, w, a, lut_hw, dsp_hw, True)
+    n_l, value = an._exact_one(m, n, k, 1, w, a, lut_hw, dsp_hw, True)
     scan_n, scan_value = naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw)
     assert value == scan_value
     assert abs(n_l - scan_n) <= 1
-    rho = an._sweep_one(m, n, k, w, a, lut_hw, dsp_hw, True)
+    rho = an._sweep_one(m, n, k, 1, w, a, lut_hw, dsp_hw, True)
     sweep_n = round(n * rho)
     assert value <= max(naive.pair_cycles(m, sweep_n, n - sweep_n, k, w, a, lut_hw, dsp_hw))
 
@@ -499,6 +511,107 @@ def test_exact_balance_on_resnet18_is_never_worse_than_the_sweep() -> None:
         sweep = hetero_layer_cycles(M, N, K, bits, bits, rho, LUT, DSP)[2]
         assert np.all(exact <= sweep)
         assert np.all((0 <= n_lut) & (n_lut <= np.array(N)))
+
+
+# --------------------------------------------------------------------------------------------
+# GEMMs of several repetitions (groups, heads, experts): split by whole repetitions
+# --------------------------------------------------------------------------------------------
+
+# MobileNetV2's depthwise convolutions (m, k = 3*3, count = channels; n = 1)
+DEPTHWISE = [(12544, 9, 32), (3136, 9, 96), (3136, 9, 144), (784, 9, 144), (784, 9, 192),
+             (196, 9, 192), (196, 9, 384), (196, 9, 576), (49, 9, 576), (49, 9, 960)]
+
+
+def test_count_one_is_the_channel_split_unchanged() -> None:
+    """``count = 1`` (the default) splits output channels exactly as before: ResNet-18's goldens
+    hold with an explicit count, and the cycles are the channel split's."""
+    ones = [1] * 21
+    assert float(hetero_layer_cycles(M, N, K, 4, 4, 1.0, LUT, DSP, count=ones)[2].sum()) == (
+        GOLDEN_LUT_ALONE[4])
+    assert n3h_sweep_balance(M, N, K, 4, 4, LUT, DSP, count=ones).tolist() == GOLDEN_SWEEP_A4W4
+    rho = np.linspace(0.0, 1.0, 21)
+    got = hetero_layer_cycles(M, N, K, 4, 4, rho, LUT, DSP, count=1)
+    for g, (m, n, k) in enumerate(zip(M, N, K, strict=True)):
+        n_l, n_d = an._split(n, rho[g])
+        want = (lut_core_cycles(m, n_l, k, 4, 4, LUT), dsp_core_cycles(m, n_d, k, 4, DSP))
+        assert (got[0][g], got[1][g]) == want
+        assert an.split_gemm(n, 1, rho[g]) == (n_l, int(n_l > 0), n_d, int(n_d > 0))
+
+
+@pytest.mark.parametrize("count", [2, 3, 32, 960])
+@pytest.mark.parametrize("rho", [0.0, 0.01, 0.3, 0.5, 0.75, 1.0])
+def test_count_above_one_splits_whole_repetitions(count: int, rho: float) -> None:
+    m, n, k = 784, 1, 9
+    c_l = round(count * rho)
+    lut_one = lut_core_cycles(m, n, k, 4, 4, LUT)
+    dsp_one = dsp_core_cycles(m, n, k, 4, DSP)
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, 4, 4, rho, LUT, DSP, count=count)
+    assert lut_c == (c_l * lut_one if c_l else 0.0)
+    assert dsp_c == ((count - c_l) * dsp_one if count - c_l else 0.0)
+    assert layer_c == max(lut_c, dsp_c)
+    assert an.split_gemm(n, count, rho) == (n if c_l else 0, c_l, n if count - c_l else 0,
+                                            count - c_l)
+    # a wider GEMM (attention heads) keeps all n channels of a repetition on one core
+    wide = hetero_layer_cycles(197, 64, 197, 4, 4, rho, LUT, DSP, count=count)[0]
+    assert wide == (c_l * lut_core_cycles(197, 64, 197, 4, 4, LUT) if c_l else 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2000), st.one_of(st.integers(0, 100).map(lambda i: i / 100),
+                                       st.floats(0.0, 1.0)))
+def test_repetition_split_matches_python_round(count: int, rho: float) -> None:
+    c_l, c_d = naive.split_repetitions(count, rho)
+    assert an._split_count(count, rho) == c_l
+    if count > 1:
+        assert an.split_gemm(5, count, rho) == (5 if c_l else 0, c_l, 5 if c_d else 0, c_d)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shapes, st.integers(2, 1000), bits, bits, lut_hws, dsp_hws)
+def test_exact_balance_of_repetitions_is_the_scan_optimum(shape: tuple, count: int, w: int,
+                                                          a: int, lut_hw: tuple,
+                                                          dsp_hw: tuple) -> None:
+    """The closed form finds the full scan's optimum, within one repetition of its split, and
+    is never worse than the 0.01 sweep or either core alone."""
+    m, n, k = shape
+    n_l, value = an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, True)
+    scan_n, scan_value = naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, True, count)
+    assert value == scan_value
+    assert n_l % n == 0 and 0 <= n_l // n <= count
+    assert abs(n_l // n - scan_n // n) <= 1
+    rho = an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, True)
+    sweep = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw, count=count)[2]
+    assert value <= sweep
+    for alone in (0.0, 1.0):
+        assert value <= naive.hetero_layer_cycles(m, n, k, w, a, alone, lut_hw, dsp_hw,
+                                                  count=count)[2]
+
+
+def test_depthwise_layers_are_shared_between_the_cores() -> None:
+    """With n = 1 the channel split is all-or-nothing; split by repetitions, MobileNetV2's
+    depthwise layers use both cores and beat either alone (A4W4, sanity hardware)."""
+    m, k, count = (np.array(v) for v in zip(*DEPTHWISE, strict=True))
+    n_lut, cycles = exact_balance(m, 1, k, 4, 4, LUT, DSP, count=count)
+    lut_alone = hetero_layer_cycles(m, 1, k, 4, 4, 1.0, LUT, DSP, count=count)[2]
+    dsp_alone = hetero_layer_cycles(m, 1, k, 4, 4, 0.0, LUT, DSP, count=count)[2]
+    shared = (n_lut > 0) & (n_lut < count)
+    assert shared.sum() >= len(DEPTHWISE) // 2
+    assert np.all(cycles <= np.minimum(lut_alone, dsp_alone))
+    assert np.all(cycles[shared] < np.minimum(lut_alone, dsp_alone)[shared])
+    # the fraction n_lut/(n*count) reproduces the balanced split
+    again = hetero_layer_cycles(m, 1, k, 4, 4, n_lut / count, LUT, DSP, count=count)[2]
+    assert np.array_equal(again, cycles)
+
+
+def test_exact_balance_of_repetitions_when_a_core_cannot_run() -> None:
+    small = LutCore(rows=8, depth_bits=64, cols=16, act_buffer_depth=64)
+    n_lut, cycles = exact_balance(49, 8, 4608, 8, 8, small, DSP, count=6)
+    assert (int(n_lut), float(cycles)) == (0, 6 * dsp_core_cycles(49, 8, 4608, 8, DSP))
+    tight = DspCore(input_buffer_depth=100, weight_buffer_depth=100)
+    n_lut, cycles = exact_balance(49, 8, 4608, 8, 8, LUT, tight, count=6)
+    assert (int(n_lut), float(cycles)) == (48, 6 * lut_core_cycles(49, 8, 4608, 8, 8, LUT))
+    n_lut, cycles = exact_balance(49, 8, 4608, 8, 8, small, tight, count=6)
+    assert (int(n_lut), float(cycles)) == (0, math.inf)
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,8 +639,13 @@ def test_multi_gemm_layers_use_their_layer_column_and_count() -> None:
     w, a, rho = np.array([[4, 8]]), np.array([[4, 8]]), np.array([[0.5, 0.25]])
     total = batch_network_cycles(arrays, w, a, rho, LUT, DSP)[0]
     layer = hetero_layer_cycles([196, 196, 49], [64, 128, 10], [576, 64, 128], [4, 4, 8],
-                                [4, 4, 8], [0.5, 0.5, 0.25], LUT, DSP)[2]
-    assert total == layer[0] + 3 * layer[1] + 2 * layer[2]
+                                [4, 4, 8], [0.5, 0.5, 0.25], LUT, DSP, count=[1, 3, 2])[2]
+    assert total == layer[0] + layer[1] + layer[2]
+    # GEMM 1 runs round(3*0.5) = 2 repetitions on the LUT core and 1 on the DSP core; GEMM 2
+    # round(2*0.25) = round(0.5) = 0 (half to even), so both on the DSP core
+    lut_one = lut_core_cycles(196, 128, 64, 4, 4, LUT)
+    assert layer[1] == max(2 * lut_one, dsp_core_cycles(196, 128, 64, 4, DSP))
+    assert layer[2] == 2 * dsp_core_cycles(49, 10, 128, 8, DSP)
 
 
 def test_infeasible_cores_give_inf_and_say_why() -> None:
@@ -559,6 +677,10 @@ def test_inputs_are_validated_with_every_problem_listed() -> None:
                              np.full((2, 20), 0.5), LUT, DSP)
     with pytest.raises(RecordError, match="n:"):
         exact_balance(49, 0, 64, 4, 4, LUT, DSP)
+    for call in (hetero_layer_cycles, exact_balance, n3h_sweep_balance):
+        args = (49, 16, 64, 4, 4, 0.5) if call is hetero_layer_cycles else (49, 16, 64, 4, 4)
+        with pytest.raises(RecordError, match="count:"):
+            call(*args, LUT, DSP, count=[1, 0])  # type: ignore[operator]
     with pytest.raises(ValueError, match="a_bits"):
         dsp_core_cycles(49, 16, 64, 9, DSP)
     with pytest.raises(SpecError, match="16x16"):

@@ -423,6 +423,106 @@ def test_weight_ping_pong_overlaps_loads_with_compute() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# GEMMs of several repetitions: whole repetitions per core, streamed back to back
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_repetitions_are_split_whole(rho: float) -> None:
+    m, n, k, count = 784, 1, 9, 144  # a MobileNetV2 depthwise convolution
+    layer = simulate_layer(m, n, k, 4, 4, rho, LUT, DSP, 8.0, count=count)
+    c_l = round(count * rho)
+    assert (layer.lut_repetitions, layer.dsp_repetitions) == (c_l, count - c_l)
+    assert (layer.lut_channels, layer.dsp_channels) == (c_l * n, (count - c_l) * n)
+    assert layer.total_cycles == max(layer.lut_cycles, layer.dsp_cycles)
+    if c_l:
+        assert layer.lut is not None and dict(layer.lut.tiling).get("repetitions", 1) == c_l
+        assert layer.lut.channels == c_l * n
+    if rho in (0.0, 1.0):  # one core runs every repetition: the single core's stream
+        alone = (simulate_dsp_core(m, n, k, 4, DSP, 8.0, count=count) if rho == 0.0
+                 else simulate_lut_core(m, n, k, 4, 4, LUT, 8.0, count=count))
+        assert layer == alone
+
+
+def test_count_one_is_the_channel_split() -> None:
+    m, n, k = 784, 128, 1152
+    assert simulate_layer(m, n, k, 3, 4, 0.37, LUT, DSP, 8.0, count=1) == (
+        simulate_layer(m, n, k, 3, 4, 0.37, LUT, DSP, 8.0))
+    layer = simulate_layer(m, n, k, 3, 4, 0.37, LUT, DSP, 8.0)
+    assert (layer.lut_repetitions, layer.dsp_repetitions) == (1, 1)
+    assert layer.lut is not None and "repetitions" not in dict(layer.lut.tiling)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_gemm, st.integers(2, 12), _bits, _bits, _port)
+def test_streamed_repetitions_bounds(gemm: tuple[int, int, int], count: int, w_bits: int,
+                                     a_bits: int, port: float) -> None:
+    """A core's stream of ``c`` repetitions moves ``c`` times the bytes of one and takes at
+    most ``c`` times as long (the next repetition's fetches overlap this one's products), and
+    at least ``c`` times one repetition's serial execute stage."""
+    m, n, k = gemm
+    one = simulate_lut_core(m, n, k, w_bits, a_bits, LUT, port)
+    if one.feasible:
+        many = simulate_lut_core(m, n, k, w_bits, a_bits, LUT, port, count=count)
+        assert one.lut is not None and many.lut is not None
+        assert many.dram_bytes == pytest.approx(count * one.dram_bytes, rel=1e-12)
+        assert many.total_cycles <= count * one.total_cycles * (1 + 1e-12)
+        assert many.total_cycles >= count * one.lut.stage("execute").busy_cycles
+    one = simulate_dsp_core(m, n, k, a_bits, DSP, port)
+    many = simulate_dsp_core(m, n, k, a_bits, DSP, port, count=count)
+    assert one.dsp is not None and many.dsp is not None
+    assert many.dram_bytes == pytest.approx(count * one.dram_bytes, rel=1e-12)
+    assert many.total_cycles <= count * one.total_cycles * (1 + 1e-12)
+    assert many.total_cycles >= count * one.dsp.stage("compute").busy_cycles
+
+
+@settings(max_examples=40, deadline=None)
+@given(_gemm, st.integers(2, 12), _bits, _bits, st.floats(0.0, 1.0), _port)
+def test_contention_never_speeds_repetitions_up(gemm: tuple[int, int, int], count: int,
+                                               w_bits: int, a_bits: int, rho: float,
+                                               port: float) -> None:
+    m, n, k = gemm
+    layer = simulate_layer(m, n, k, w_bits, a_bits, rho, LUT, DSP, port, count=count)
+    if not layer.feasible:
+        return
+    assert layer.lut_repetitions + layer.dsp_repetitions == count
+    assert layer.lut_channels + layer.dsp_channels == n * count
+    if layer.lut_repetitions:
+        alone = simulate_lut_core(m, n, k, w_bits, a_bits, LUT, port,
+                                  count=layer.lut_repetitions)
+        assert layer.lut_cycles >= alone.total_cycles * (1 - 1e-12)
+    if layer.dsp_repetitions:
+        alone = simulate_dsp_core(m, n, k, a_bits, DSP, port, count=layer.dsp_repetitions)
+        assert layer.dsp_cycles >= alone.total_cycles * (1 - 1e-12)
+    dedicated = simulate_layer(m, n, k, w_bits, a_bits, rho, LUT, DSP, INF, count=count)
+    assert dedicated.dram_contention_cycles == 0.0
+    assert dedicated.dram_bytes == pytest.approx(layer.dram_bytes, rel=1e-12)
+
+
+@pytest.mark.parametrize("port", [INF, 8.0])
+def test_stage_accounting_with_repetitions(port: float) -> None:
+    layer = simulate_layer(196, 24, 300, 3, 5, 0.45, LUT, DSP, port, count=7)
+    assert layer.feasible and layer.lut is not None and layer.dsp is not None
+    assert (layer.lut_repetitions, layer.dsp_repetitions) == (3, 4)
+    for core in (layer.lut, layer.dsp):
+        for s in core.stages:
+            assert s.busy_cycles + s.stall_cycles == pytest.approx(core.cycles, rel=1e-12)
+            assert 0 <= s.dram_contention_cycles <= s.busy_cycles
+        assert core.dram_bytes == sum(s.dram_bytes for s in core.stages)
+    one = simulate_lut_core(196, 24, 300, 3, 5, LUT, port)
+    assert one.lut is not None
+    assert layer.lut.stage("execute").ops == 3 * one.lut.stage("execute").ops
+
+
+def test_depthwise_layers_simulate_fast() -> None:
+    simulate_layer(64, 1, 9, 4, 4, 0.5, LUT, DSP, 8.0, count=4)  # compile or load the cache
+    start = time.perf_counter()
+    sim = simulate_layer(12544, 1, 9, 4, 4, 0.5, LUT, DSP, 8.0, count=32)  # MobileNetV2's first
+    assert time.perf_counter() - start < 1.0
+    assert sim.events < 250_000
+
+
+# ---------------------------------------------------------------------------------------------
 # infeasible and malformed input
 # ---------------------------------------------------------------------------------------------
 
@@ -453,6 +553,7 @@ def test_infeasible_configurations_are_reports() -> None:
     ({"a_bits": 9}, "a_bits"), ({"lut_fraction": 1.5}, "lut_fraction"),
     ({"dram_bytes_per_cycle": 0.0}, "dram_bytes_per_cycle"),
     ({"dram_bytes_per_cycle": math.nan}, "dram_bytes_per_cycle"),
+    ({"count": 0}, "count"), ({"count": 2.0}, "count"),
 ])
 def test_malformed_input_raises(kwargs: dict[str, object], field: str) -> None:
     args: dict[str, object] = {"m": 64, "n": 64, "k": 64, "w_bits": 4, "a_bits": 4,
