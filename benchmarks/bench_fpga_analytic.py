@@ -88,7 +88,8 @@ res_k = [147, 576, 576, 576, 576, 576, 1152, 64, 1152, 1152, 1152, 2304, 128, 23
          2304, 4608, 256, 4608, 4608, 512]
 res_n = [64] * 5 + [128] * 5 + [256] * 5 + [512] * 5 + [1000]
 resnet = WorkloadArrays(*[np.array(v, dtype=np.int64)
-                          for v in (res_m, res_n, res_k, [1] * 21, range(21), range(22))])
+                          for v in (res_m, res_n, res_k, [1] * 21, range(21), range(22),
+                                    [1] * 21)])
 
 rng = np.random.default_rng(args.seed)
 pick = rng.integers(0, 21, size=args.layers)
@@ -110,8 +111,9 @@ exact_balance(g_m[:8], g_n[:8], g_k[:8], g_w[:8], g_a[:8], lut, dsp)
 rows: list[tuple[str, float, str]] = []  # (what, evaluations per second, unit)
 
 g_count = np.ones(args.layers, dtype=np.int64)  # ResNet-18's GEMMs are single
-t = best_seconds(lambda: an._hetero_batch(g_m, g_n, g_k, g_count, g_w, g_a, g_rho, lut_hw, dsp_hw,
-                                          True), args.repeats)
+g_indep = np.ones(args.layers, dtype=np.int64)
+t = best_seconds(lambda: an._hetero_batch(g_m, g_n, g_k, g_count, g_indep, g_w, g_a, g_rho,
+                                          lut_hw, dsp_hw, True), args.repeats)
 rows.append(("layer evals, kernel, 1 core", args.layers / t, "layers/s"))
 kernel_layer_rate = args.layers / t
 t = best_seconds(lambda: hetero_layer_cycles(g_m, g_n, g_k, g_w, g_a, g_rho, lut, dsp),

@@ -47,7 +47,7 @@ def network_cycles(wl, bits_w, bits_a, rho, lut, dsp) -> float:
     if rho is None:  # exact balance per layer's GEMMs (whole repetitions of depthwise convs)
         n_lut, _ = analytic.exact_balance(arrays.m, arrays.n, arrays.k,
                                           bits_w[arrays.layer], bits_a[arrays.layer], lut, dsp,
-                                          count=arrays.count)
+                                          count=arrays.count, independent=arrays.independent)
         per_layer = np.zeros(len(wl))
         per_layer[arrays.layer] = n_lut / (arrays.n * arrays.count)  # one GEMM a layer here
         rho = per_layer

@@ -4,9 +4,11 @@ Per layer, ``lut_fraction`` of the output channels run on the LUT core at the de
 activation bits; the rest run on the DSP core with 8-bit weights. The cores run concurrently and
 the layer takes as long as the slower one; layers run one after another (REFERENCE.md section 1).
 A GEMM of one repetition (``Gemm.count == 1``) is split by output channels; one of several
-repetitions (the groups of a grouped or depthwise convolution, attention heads, MoE experts) is
-split by whole repetitions, ``round(count*lut_fraction)`` of them on the LUT core, so that a
-depthwise layer (one channel a group) can still be shared (:mod:`hwsim.fpga.analytic`).
+independent repetitions (the groups of a grouped or depthwise convolution, attention heads, MoE
+experts) is split by whole repetitions, ``round(count*lut_fraction)`` of them on the LUT core, so
+that a depthwise layer (one channel a group) can still be shared. Dependent repetitions
+(``Gemm.independent`` false: an LSTM's time steps) cannot run on both cores at once, so each is
+split by output channels and they run one after another (:mod:`hwsim.fpga.analytic`).
 
 Fidelities: ``analytic`` (N3H-Core's released equations, :mod:`hwsim.fpga.analytic`) and
 ``cycle`` (the stage-level simulation, :mod:`hwsim.fpga.cycle`, which adds DRAM contention).
@@ -55,7 +57,8 @@ def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
 
     Each core moves this for each of its repetitions: ``n_lut`` channels ``lut_repetitions``
     times, ``n_dsp`` channels ``dsp_repetitions`` times (as :func:`hwsim.fpga.analytic.split_gemm`
-    gives them: whole repetitions of a ``count > 1`` GEMM).
+    gives them: whole repetitions of a ``count > 1`` GEMM of independent repetitions, each
+    repetition's channel split of a dependent one).
     """
     total = 0.0
     if n_lut and lut_repetitions:
@@ -134,7 +137,8 @@ class HeteroFpgaTarget(Target):
     def solve_splits(self, workload: Workload, design: Design) -> list[float]:
         """Per-layer ``lut_fraction``: the design's, or the balance point of the layer's largest
         GEMM (the exact integer optimum as ``n_lut/(n*count)``, or N3H-Core's 0.01 sweep); a
-        GEMM of several repetitions balances whole repetitions."""
+        GEMM of several independent repetitions balances whole repetitions, one of dependent
+        repetitions (an LSTM's steps) each step's channels."""
         lut, dsp = self.cores(design)
         fractions: list[float] = []
         for i, layer in enumerate(workload.layers):
@@ -146,10 +150,11 @@ class HeteroFpgaTarget(Target):
             wb, ab = design.weight_bits[i], design.act_bits[i]
             if design.balance == "n3h-sweep":
                 fractions.append(float(analytic.n3h_sweep_balance(g.m, g.n, g.k, wb, ab, lut,
-                                                                  dsp, count=g.count)))
+                                                                  dsp, count=g.count,
+                                                                  independent=g.independent)))
             else:
                 n_lut, _ = analytic.exact_balance(g.m, g.n, g.k, wb, ab, lut, dsp,
-                                                  count=g.count)
+                                                  count=g.count, independent=g.independent)
                 fractions.append(int(n_lut) / (g.n * g.count))
         return fractions
 
@@ -171,7 +176,8 @@ class HeteroFpgaTarget(Target):
             gemms = layer.gemms()
             main = max(gemms, key=lambda g: g.macs)
             for g in gemms:
-                n_lut, c_lut, n_dsp, c_dsp = analytic.split_gemm(g.n, g.count, rho)
+                n_lut, c_lut, n_dsp, c_dsp = analytic.split_gemm(g.n, g.count, rho,
+                                                                 g.independent)
                 if n_dsp * c_dsp:
                     dsp_act_max = max(dsp_act_max, ab)
                 if g is main:
@@ -181,7 +187,8 @@ class HeteroFpgaTarget(Target):
                     from hwsim.fpga import cycle
 
                     sim = cycle.simulate_layer(g.m, g.n, g.k, wb, ab, rho, lut, dsp,
-                                               self.device.dram_bytes_per_cycle, count=g.count)
+                                               self.device.dram_bytes_per_cycle, count=g.count,
+                                               independent=g.independent)
                     lut_c, dsp_c, both = sim.lut_cycles, sim.dsp_cycles, sim.total_cycles
                     traffic += math.ceil(sim.dram_bytes)
                     if not sim.feasible:
@@ -194,7 +201,8 @@ class HeteroFpgaTarget(Target):
                         stages["dram_contention_cycles"] = sim.dram_contention_cycles
                 else:
                     lut_a, dsp_a, both_a = analytic.hetero_layer_cycles(
-                        g.m, g.n, g.k, wb, ab, rho, lut, dsp, count=g.count)
+                        g.m, g.n, g.k, wb, ab, rho, lut, dsp, count=g.count,
+                        independent=g.independent)
                     lut_c, dsp_c, both = float(lut_a), float(dsp_a), float(both_a)
                     traffic += dram_bytes(g.m, n_lut, n_dsp, g.k, wb, ab, lut, dsp,
                                           lut_repetitions=c_lut, dsp_repetitions=c_dsp)
@@ -239,7 +247,7 @@ class HeteroFpgaTarget(Target):
         :param weight_bits, act_bits: int arrays ``[n_designs, n_layers]``.
         :param lut_fraction: float array of the same shape; NaN (or ``None`` for all) solves
             that layer's exact balance point (on its largest GEMM, by whole repetitions when
-            that GEMM has several).
+            that GEMM has several independent ones).
         :param lut_core, dsp_core: core sizes shared by the batch (default: the preset's).
         """
         lut = lut_core or self.lut_core
@@ -256,7 +264,8 @@ class HeteroFpgaTarget(Target):
             g = main[l_idx]
             n, reps = arrays.n[g], arrays.count[g]
             n_lut, _ = analytic.exact_balance(arrays.m[g], n, arrays.k[g], wb[d_idx, l_idx],
-                                              ab[d_idx, l_idx], lut, dsp, count=reps)
+                                              ab[d_idx, l_idx], lut, dsp, count=reps,
+                                              independent=arrays.independent[g])
             rho[d_idx, l_idx] = n_lut / (n * reps)
         cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, lut, dsp)
         feasible = np.isfinite(cycles)
@@ -264,7 +273,8 @@ class HeteroFpgaTarget(Target):
         # over every GEMM that leaves it work (analytic.split_gemm, vectorised).
         rho_g = rho[:, arrays.layer]
         count = arrays.count
-        dsp_share = np.where(count > 1, count - np.rint(count * rho_g),
+        by_repetition = (count > 1) & (arrays.independent != 0)
+        dsp_share = np.where(by_repetition, count - np.rint(count * rho_g),
                              np.rint(arrays.n * (1 - rho_g)))
         widest = np.where(dsp_share > 0, ab[:, arrays.layer], 1).max(axis=1)
         for bits in np.unique(widest):

@@ -96,7 +96,8 @@ def _workload_json(wl: Any) -> dict[str, Any]:
             "kind": layer.kind,
             "shape": layer.shape_str(),
             "record": {f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)},
-            "gemms": [{"m": g.m, "n": g.n, "k": g.k, "count": g.count, "macs": g.macs}
+            "gemms": [{"m": g.m, "n": g.n, "k": g.k, "count": g.count,
+                       "independent": g.independent, "macs": g.macs}
                       for g in layer.gemms()],
             "macs": layer.macs,
             "params": layer.weight_params,

@@ -112,13 +112,15 @@ def repetition_cycles(m: int, n: int, k: int, c_l: int, c_d: int, w_bits: int, a
 
 
 def hetero_layer_cycles(m: int, n: int, k: int, w_bits: int, a_bits: int, rho: float, lut: LutHw,
-                        dsp: DspHw, valid_only: bool = True, count: int = 1
-                        ) -> tuple[float, float, float]:
-    """(LUT, DSP, layer) cycles of one GEMM of ``count`` repetitions split by ``rho``: its output
-    channels when ``count == 1``, whole repetitions when ``count > 1``."""
-    if count == 1:
+                        dsp: DspHw, valid_only: bool = True, count: int = 1,
+                        independent: bool = True) -> tuple[float, float, float]:
+    """(LUT, DSP, layer) cycles of one GEMM of ``count`` repetitions split by ``rho``: whole
+    repetitions when ``count > 1`` and they are ``independent``; otherwise each repetition's
+    output channels, the repetitions one after another (``count`` times one's cycles)."""
+    if count == 1 or not independent:
         n_l, n_d = split_channels(n, rho)
-        lut_c, dsp_c = pair_cycles(m, n_l, n_d, k, w_bits, a_bits, lut, dsp, valid_only)
+        lut_one, dsp_one = pair_cycles(m, n_l, n_d, k, w_bits, a_bits, lut, dsp, valid_only)
+        lut_c, dsp_c = count * lut_one, count * dsp_one
     else:
         c_l, c_d = split_repetitions(count, rho)
         lut_c, dsp_c = repetition_cycles(m, n, k, c_l, c_d, w_bits, a_bits, lut, dsp,
@@ -128,22 +130,26 @@ def hetero_layer_cycles(m: int, n: int, k: int, w_bits: int, a_bits: int, rho: f
 
 def network_cycles(m: list[int], n: list[int], k: list[int], count: list[int], layer: list[int],
                    w_bits: list[int], a_bits: list[int], rho: list[float], lut: LutHw,
-                   dsp: DspHw, valid_only: bool = True) -> float:
+                   dsp: DspHw, valid_only: bool = True,
+                   independent: list[bool] | None = None) -> float:
     """Sum over GEMMs of their layer cycles (all repetitions); design lists are indexed by layer."""
     total = 0.0
     for g in range(len(m)):
         i = layer[g]
         cycles = hetero_layer_cycles(m[g], n[g], k[g], w_bits[i], a_bits[i], rho[i], lut, dsp,
-                                     valid_only, count[g])
+                                     valid_only, count[g],
+                                     True if independent is None else bool(independent[g]))
         total += cycles[2]
     return total
 
 
 def n3h_sweep_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: LutHw, dsp: DspHw,
-                      valid_only: bool = True, count: int = 1) -> float:
+                      valid_only: bool = True, count: int = 1, independent: bool = True
+                      ) -> float:
     """``cal_ratio`` of the release, then ``round(ratio, 2)`` as its ``step`` does."""
     def cycles(rho: float) -> tuple[float, float, float]:
-        return hetero_layer_cycles(m, n, k, w_bits, a_bits, rho, lut, dsp, valid_only, count)
+        return hetero_layer_cycles(m, n, k, w_bits, a_bits, rho, lut, dsp, valid_only, count,
+                                   independent)
 
     ratio = 0.0
     for ratio in [i * 0.01 for i in range(101)]:  # np.arange(0., 1.01, 0.01)
@@ -155,17 +161,20 @@ def n3h_sweep_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: Lut
 
 
 def scan_balance(m: int, n: int, k: int, w_bits: int, a_bits: int, lut: LutHw, dsp: DspHw,
-                 valid_only: bool = True, count: int = 1) -> tuple[int, float]:
+                 valid_only: bool = True, count: int = 1, independent: bool = True
+                 ) -> tuple[int, float]:
     """Full scan over integer splits: the first minimiser, as LUT-core channels of the whole GEMM,
-    and its cycles. ``count == 1``: ``n_L`` in [0, n] with ``n_D = n - n_L``; ``count > 1``:
-    ``c_L`` in [0, count] with ``c_D = count - c_L``, reported as ``c_L*n`` channels."""
+    and its cycles. ``count == 1`` or dependent repetitions: ``n_L`` in [0, n] with
+    ``n_D = n - n_L`` on every repetition, reported as ``count*n_L`` channels and ``count`` times
+    one repetition's cycles; independent ``count > 1``: ``c_L`` in [0, count] with
+    ``c_D = count - c_L``, reported as ``c_L*n`` channels."""
     best_n, best = 0, math.inf
-    if count == 1:
+    if count == 1 or not independent:
         for n_l in range(n + 1):
             value = max(pair_cycles(m, n_l, n - n_l, k, w_bits, a_bits, lut, dsp, valid_only))
             if value < best:
                 best_n, best = n_l, value
-        return best_n, best
+        return count * best_n, count * best
     for c_l in range(count + 1):
         value = max(repetition_cycles(m, n, k, c_l, count - c_l, w_bits, a_bits, lut, dsp,
                                       valid_only))

@@ -15,15 +15,18 @@ network takes the sum over its GEMMs (no overlap between layers). The split rule
 * ``count == 1``: the output channels are split, ``n_L = round(n*rho)`` on the LUT core and
   ``n_D = round(n*(1-rho))`` on the DSP core (REFERENCE.md), and the GEMM takes
   ``max(L_LUT(n_L), L_DSP(n_D))`` cycles.
-* ``count > 1``: whole repetitions are split, since they are independent and can go to
-  different cores: ``c_L = round(count*rho)`` (half to even) run on the LUT core with all ``n``
-  channels each, back to back, and the other ``c_D = count - c_L`` on the DSP core, so the GEMM
-  takes ``max(c_L*L_LUT(n), c_D*L_DSP(n))`` cycles (a core with no repetitions: 0). The LUT
-  core then holds ``c_L*n`` of the ``count*n`` channels. Splitting each repetition's ``n``
-  channels instead would make a depthwise convolution (``n = 1``) all-or-nothing. The release
-  has no grouped layers (ResNet-18), so this is our extension of its model. It treats every
-  repetition as independent; an LSTM cell's time steps (``count`` = steps) are not, each
-  needing the previous hidden state, yet are split the same way.
+* ``count > 1`` and independent repetitions (``Gemm.independent``: groups, heads, experts):
+  whole repetitions are split, since they can go to different cores: ``c_L = round(count*rho)``
+  (half to even) run on the LUT core with all ``n`` channels each, back to back, and the other
+  ``c_D = count - c_L`` on the DSP core, so the GEMM takes ``max(c_L*L_LUT(n), c_D*L_DSP(n))``
+  cycles (a core with no repetitions: 0). The LUT core then holds ``c_L*n`` of the ``count*n``
+  channels. Splitting each repetition's ``n`` channels instead would make a depthwise
+  convolution (``n = 1``) all-or-nothing. The release has no grouped layers (ResNet-18), so
+  this is our extension of its model.
+* ``count > 1`` and dependent repetitions (``independent=False``: an LSTM cell's time steps,
+  each needing the previous hidden state): they cannot run concurrently, so each is split by
+  output channels as a ``count == 1`` GEMM, one after another: ``count*max(L_LUT(n_L),
+  L_DSP(n_D))`` cycles, the LUT core holding ``count*n_L`` channels.
 
 Every cycle count a public function returns covers the whole GEMM, all its repetitions.
 Everything here is in clock cycles; the release multiplies by 1e-5 (ms at 100 MHz).
@@ -235,26 +238,32 @@ def _repeated(m: int, n: int, k: int, c_l: int, c_d: int, w_bits: int, a_bits: i
 
 
 @numba.njit(cache=True)
-def _hetero_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, rho: float,
-                lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[float, float]:
-    """(LUT, DSP) cycles of the whole GEMM, all ``count`` repetitions, split by ``rho``."""
-    if count == 1:
+def _hetero_one(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
+                rho: float, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
+                ) -> tuple[float, float]:
+    """(LUT, DSP) cycles of the whole GEMM, all ``count`` repetitions, split by ``rho``: by
+    whole repetitions when ``count > 1`` and they are ``independent``, else each repetition by
+    output channels, ``count`` times in sequence (``count * 1.0 == 1.0``: bitwise unchanged for
+    ``count == 1``)."""
+    if count == 1 or not independent:
         n_l, n_d = _split(n, rho)
-        return _pair(m, n_l, n_d, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        lut_c, dsp_c = _pair(m, n_l, n_d, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        return count * lut_c, count * dsp_c
     c_l = _split_count(count, rho)
     return _repeated(m, n, k, c_l, count - c_l, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
 
 
 @numba.njit(cache=True)
-def _hetero_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, rho: Any,
-                  lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any, Any]:
+def _hetero_batch(m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: Any,
+                  a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
+                  ) -> tuple[Any, Any, Any]:
     size = m.shape[0]
     lut = np.empty(size)
     dsp = np.empty(size)
     layer = np.empty(size)
     for g in range(size):
-        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], rho[g],
-                                   lut_hw, dsp_hw, valid_only)
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits[g],
+                                   a_bits[g], rho[g], lut_hw, dsp_hw, valid_only)
         lut[g] = lut_c
         dsp[g] = dsp_c
         layer[g] = max(lut_c, dsp_c)
@@ -262,53 +271,56 @@ def _hetero_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, 
 
 
 @numba.njit(cache=True)
-def _design_cycles(d: int, m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any,
-                   a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
-                   ) -> float:
+def _design_cycles(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                   w_bits: Any, a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw,
+                   valid_only: bool) -> float:
     """Total cycles of design ``d``, summed in GEMM order so the sum is reproducible."""
     total = 0.0
     for g in range(m.shape[0]):
         i = layer[g]
-        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], w_bits[d, i], a_bits[d, i],
-                                   rho[d, i], lut_hw, dsp_hw, valid_only)
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                                   a_bits[d, i], rho[d, i], lut_hw, dsp_hw, valid_only)
         total += max(lut_c, dsp_c)
     return total
 
 
 @numba.njit(cache=True)
-def _network_serial(m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any, a_bits: Any,
-                    rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> Any:
+def _network_serial(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                    w_bits: Any, a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw,
+                    valid_only: bool) -> Any:
     out = np.empty(w_bits.shape[0])
     for d in range(w_bits.shape[0]):
-        out[d] = _design_cycles(d, m, n, k, count, layer, w_bits, a_bits, rho, lut_hw, dsp_hw,
-                                valid_only)
+        out[d] = _design_cycles(d, m, n, k, count, independent, layer, w_bits, a_bits, rho,
+                                lut_hw, dsp_hw, valid_only)
     return out
 
 
 @numba.njit(cache=True, parallel=True)
-def _network_parallel(m: Any, n: Any, k: Any, count: Any, layer: Any, w_bits: Any, a_bits: Any,
-                      rho: Any, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> Any:
+def _network_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                      w_bits: Any, a_bits: Any, rho: Any, lut_hw: LutHw, dsp_hw: DspHw,
+                      valid_only: bool) -> Any:
     # one thread sums one design in GEMM order: bitwise equal to _network_serial
     out = np.empty(w_bits.shape[0])
     for d in prange(w_bits.shape[0]):
-        out[d] = _design_cycles(d, m, n, k, count, layer, w_bits, a_bits, rho, lut_hw, dsp_hw,
-                                valid_only)
+        out[d] = _design_cycles(d, m, n, k, count, independent, layer, w_bits, a_bits, rho,
+                                lut_hw, dsp_hw, valid_only)
     return out
 
 
 @numba.njit(cache=True)
-def _sweep_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, lut_hw: LutHw,
-               dsp_hw: DspHw, valid_only: bool) -> float:
+def _sweep_one(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
+               lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> float:
     """``cal_ratio``: the first rho = i*0.01 with L_DSP < L_LUT, minus 0.01 when L_LUT(rho) >
     L_DSP(rho - 0.01); returned as the release's ``round(ratio, 2)``, that is ``j/100``. The
-    cycles are the whole GEMM's, split by :func:`_hetero_one` (repetitions when ``count > 1``)."""
+    cycles are the whole GEMM's, split by :func:`_hetero_one` (repetitions when ``count > 1``
+    and they are independent)."""
     for i in range(101):
         rho = i * 0.01
-        lut_c, dsp_c = _hetero_one(m, n, k, count, w_bits, a_bits, rho, lut_hw, dsp_hw,
-                                   valid_only)
+        lut_c, dsp_c = _hetero_one(m, n, k, count, independent, w_bits, a_bits, rho, lut_hw,
+                                   dsp_hw, valid_only)
         if dsp_c < lut_c:
-            dsp_back = _hetero_one(m, n, k, count, w_bits, a_bits, rho - 0.01, lut_hw, dsp_hw,
-                                   valid_only)[1]
+            dsp_back = _hetero_one(m, n, k, count, independent, w_bits, a_bits, rho - 0.01,
+                                   lut_hw, dsp_hw, valid_only)[1]
             if lut_c > dsp_back:
                 return (i - 1) / 100.0
             return i / 100.0
@@ -316,12 +328,12 @@ def _sweep_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, lut
 
 
 @numba.njit(cache=True)
-def _sweep_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
-                 dsp_hw: DspHw, valid_only: bool) -> Any:
+def _sweep_batch(m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: Any, a_bits: Any,
+                 lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> Any:
     out = np.empty(m.shape[0])
     for g in range(m.shape[0]):
-        out[g] = _sweep_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
-                            valid_only)
+        out[g] = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits[g], a_bits[g],
+                            lut_hw, dsp_hw, valid_only)
     return out
 
 
@@ -413,24 +425,27 @@ def _exact_repetitions(m: int, n: int, k: int, count: int, w_bits: int, a_bits: 
 
 
 @numba.njit(cache=True)
-def _exact_one(m: int, n: int, k: int, count: int, w_bits: int, a_bits: int, lut_hw: LutHw,
-               dsp_hw: DspHw, valid_only: bool) -> tuple[int, float]:
+def _exact_one(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
+               lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[int, float]:
     """(LUT-core channels of the whole GEMM, its cycles) at the exact balance point: ``n_L`` in
-    [0, n] when ``count == 1``, ``c_L*n`` with ``c_L`` in [0, count] when ``count > 1``."""
-    if count == 1:
-        return _exact_channels(m, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    [0, n] when ``count == 1``, ``c_L*n`` with ``c_L`` in [0, count] when ``count > 1`` and the
+    repetitions are independent, ``count*n_L`` (the one-repetition optimum, every repetition in
+    sequence) when they are not."""
+    if count == 1 or not independent:
+        n_l, value = _exact_channels(m, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        return count * n_l, count * value
     c_l, value = _exact_repetitions(m, n, k, count, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
     return c_l * n, value
 
 
 @numba.njit(cache=True)
-def _exact_batch(m: Any, n: Any, k: Any, count: Any, w_bits: Any, a_bits: Any, lut_hw: LutHw,
-                 dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any]:
+def _exact_batch(m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: Any, a_bits: Any,
+                 lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[Any, Any]:
     n_lut = np.empty(m.shape[0], dtype=np.int64)
     cycles = np.empty(m.shape[0])
     for g in range(m.shape[0]):
-        x, value = _exact_one(m[g], n[g], k[g], count[g], w_bits[g], a_bits[g], lut_hw, dsp_hw,
-                              valid_only)
+        x, value = _exact_one(m[g], n[g], k[g], count[g], independent[g], w_bits[g], a_bits[g],
+                              lut_hw, dsp_hw, valid_only)
         n_lut[g] = x
         cycles[g] = value
     return n_lut, cycles
@@ -476,6 +491,17 @@ def _int_array(c: Checker, name: str, value: Any, minimum: int, maximum: int | N
     if np.any(bad):
         rule = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         c.add(name, arr[bad].flat[0], f"must be {rule} everywhere")
+    return arr.astype(np.int64, copy=False)
+
+
+def _flag_array(c: Checker, name: str, value: Any) -> IntArray:
+    """Booleans (or 0/1 integers) as int64 0/1, the form the kernels take."""
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.integer) or np.any((arr != 0) & (arr != 1)):
+        c.add(name, value if arr.size <= 8 else arr.dtype, "must be booleans (or 0/1)")
+        return np.zeros(arr.shape, dtype=np.int64)
     return arr.astype(np.int64, copy=False)
 
 
@@ -601,38 +627,43 @@ def dsp_core_cycles(m: int, n: int, k: int, a_bits: int, core: DspCore) -> float
     return float(_dsp_cycles(int(mm), int(nn), int(kk), int(ab) <= pack, dl, dr))
 
 
-def split_gemm(n: int, count: int, lut_fraction: float) -> tuple[int, int, int, int]:
+def split_gemm(n: int, count: int, lut_fraction: float, independent: bool = True
+               ) -> tuple[int, int, int, int]:
     """How the analytic tier splits a GEMM of ``count`` repetitions of ``n`` output channels.
 
-    ``count == 1``: ``n_L = round(n*rho)`` channels on the LUT core and ``n_D = round(n*(1-rho))``
-    on the DSP core, one run each (none for a core without channels). ``count > 1``:
-    ``c_L = round(count*rho)`` whole repetitions of all ``n`` channels on the LUT core and
-    ``c_D = count - c_L`` on the DSP core (see the module notes).
+    ``count == 1``, or repetitions that are not ``independent`` (``Gemm.independent``: an LSTM's
+    time steps): ``n_L = round(n*rho)`` channels on the LUT core and ``n_D = round(n*(1-rho))``
+    on the DSP core, on each of the ``count`` repetitions (none for a core without channels).
+    ``count > 1`` and independent: ``c_L = round(count*rho)`` whole repetitions of all ``n``
+    channels on the LUT core and ``c_D = count - c_L`` on the DSP core (see the module notes).
 
     :return: ``(n_lut, lut_repetitions, n_dsp, dsp_repetitions)``: each core runs its channels
         on each of its repetitions, so it holds ``n_lut*lut_repetitions`` of the GEMM's
         ``n*count`` channels; a core with work has ``n_x*x_repetitions > 0``.
     """
     rho = float(lut_fraction)
-    if count == 1:  # Python's round is half to even, as the kernels' np.rint
+    if count == 1 or not independent:  # Python's round is half to even, as np.rint
         n_l, n_d = round(n * rho), round(n * (1.0 - rho))
-        return n_l, int(n_l > 0), n_d, int(n_d > 0)
+        return n_l, count if n_l > 0 else 0, n_d, count if n_d > 0 else 0
     c_l = round(count * rho)
     c_d = count - c_l
     return (n if c_l else 0), c_l, (n if c_d else 0), c_d
 
 
 def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fraction: Any,
-                        lut: LutCore, dsp: DspCore, *, count: Any = 1, valid_only: bool = True
-                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+                        lut: LutCore, dsp: DspCore, *, count: Any = 1, independent: Any = True,
+                        valid_only: bool = True) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Cycles of GEMMs split between the LUT and DSP cores, vectorised; each result covers the
     whole GEMM, all ``count`` repetitions.
 
     ``count == 1``: ``n_L = round(n*rho)`` output channels go to the LUT core and
     ``n_D = round(n*(1-rho))`` to the DSP core (REFERENCE.md; the two can differ from ``n`` by
-    one, see the module notes). ``count > 1``: ``c_L = round(count*rho)`` whole repetitions
-    (all ``n`` channels each) run back to back on the LUT core and ``c_D = count - c_L`` on the
-    DSP core, so ``lut = c_L*L_LUT(n)`` and ``dsp = c_D*L_DSP(n)``. The LUT core runs at
+    one, see the module notes). ``count > 1`` and ``independent``: ``c_L = round(count*rho)``
+    whole repetitions (all ``n`` channels each) run back to back on the LUT core and
+    ``c_D = count - c_L`` on the DSP core, so ``lut = c_L*L_LUT(n)`` and ``dsp = c_D*L_DSP(n)``.
+    ``count > 1`` and not ``independent``: each repetition is split by channels as for
+    ``count == 1``, in sequence: ``lut = count*L_LUT(n_L)``, ``dsp = count*L_DSP(n_D)``. The
+    LUT core runs at
     ``w_bits`` x ``a_bits``; the DSP core keeps 8-bit weights and packs when
     ``a_bits <= dsp.pack_act_bits``.
 
@@ -640,6 +671,8 @@ def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fr
     :param w_bits, a_bits: bit-widths, 1..min(``lut.max_bits``, 8).
     :param lut_fraction: ``rho`` in [0, 1], the share of output channels on the LUT core.
     :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
+    :param independent: whether each GEMM's repetitions may run concurrently on different cores
+        (``Gemm.independent``), booleans, broadcast.
     :param valid_only: see :func:`lut_core_cycles`.
     :return: ``(lut_cycles, dsp_cycles, layer_cycles)``, float64 arrays of the broadcast shape,
         with ``layer = max(lut, dsp)``; ``inf`` marks a core that cannot run its share.
@@ -648,10 +681,11 @@ def hetero_layer_cycles(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut_fr
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
     reps = _int_array(c, "count", count, 1)
+    indep = _flag_array(c, "independent", independent)
     rho = _fraction_array(c, "lut_fraction", lut_fraction)
-    shape, (m1, n1, k1, w1, a1, rho1, c1) = _flat("hetero_layer_cycles input", c,
-                                                  [*ints, rho, reps])
-    lut_c, dsp_c, layer_c = _hetero_batch(m1, n1, k1, c1, w1, a1, rho1, lut_hw, dsp_hw,
+    shape, (m1, n1, k1, w1, a1, rho1, c1, i1) = _flat("hetero_layer_cycles input", c,
+                                                      [*ints, rho, reps, indep])
+    lut_c, dsp_c, layer_c = _hetero_batch(m1, n1, k1, c1, i1, w1, a1, rho1, lut_hw, dsp_hw,
                                           valid_only)
     return lut_c.reshape(shape), dsp_c.reshape(shape), layer_c.reshape(shape)
 
@@ -660,8 +694,10 @@ def batch_network_cycles(arrays: WorkloadArrays, w_bits: Any, a_bits: Any, lut_f
                          lut: LutCore, dsp: DspCore, *, parallel: bool | None = None,
                          valid_only: bool = True) -> FloatArray:
     """Total cycles of many designs of one network: the sum over its GEMMs of
-    :func:`hetero_layer_cycles` with ``count = arrays.count`` (``max(L_LUT, L_DSP)`` for a GEMM
-    of one repetition, ``max(c_L*L_LUT, c_D*L_DSP)`` for one of several).
+    :func:`hetero_layer_cycles` with ``count = arrays.count`` and
+    ``independent = arrays.independent`` (``max(L_LUT, L_DSP)`` for a GEMM of one repetition,
+    ``max(c_L*L_LUT, c_D*L_DSP)`` for one of several independent ones, ``count`` times the
+    channel split's for dependent ones).
 
     :param arrays: the network's GEMMs (``Workload.to_arrays()``).
     :param w_bits, a_bits, lut_fraction: per-layer design knobs of shape
@@ -689,36 +725,42 @@ def batch_network_cycles(arrays: WorkloadArrays, w_bits: Any, a_bits: Any, lut_f
     c.raise_if_any(RecordError, "batch_network_cycles design")
     use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS if parallel is None else parallel
     kernel = _network_parallel if use_parallel else _network_serial
-    result: FloatArray = kernel(arrays.m, arrays.n, arrays.k, arrays.count, arrays.layer,
+    result: FloatArray = kernel(arrays.m, arrays.n, arrays.k, arrays.count, arrays.independent,
+                                arrays.layer,
                                 np.ascontiguousarray(wb), np.ascontiguousarray(ab),
                                 np.ascontiguousarray(rho), lut_hw, dsp_hw, valid_only)
     return result
 
 
 def n3h_sweep_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore,
-                      dsp: DspCore, *, count: Any = 1, valid_only: bool = True) -> FloatArray:
+                      dsp: DspCore, *, count: Any = 1, independent: Any = True,
+                      valid_only: bool = True) -> FloatArray:
     """The release's balance rule (``cal_ratio``), vectorised over GEMMs.
 
     Sweeps ``rho = 0, 0.01, ..., 1``. At the first ``rho`` with ``L_DSP < L_LUT`` it steps back
     to ``rho - 0.01`` when ``L_LUT(rho) > L_DSP(rho - 0.01)`` (the previous split is then
     faster), then rounds to two decimals as the release's ``step`` does. Splits, and the whole
     GEMM's cycles compared, are :func:`hetero_layer_cycles`'s: output channels when
-    ``count == 1``, whole repetitions when ``count > 1``.
+    ``count == 1`` or the repetitions are not ``independent``, whole repetitions otherwise.
 
     :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
+    :param independent: ``Gemm.independent`` of each GEMM, booleans, broadcast.
     :return: float64 ``rho`` of the broadcast shape, a multiple of 0.01.
     """
     lut_hw, dsp_hw = _lut_hw(lut), _dsp_hw(dsp)
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
     reps = _int_array(c, "count", count, 1)
-    shape, (m1, n1, k1, w1, a1, c1) = _flat("n3h_sweep_balance input", c, [*ints, reps])
-    result: FloatArray = _sweep_batch(m1, n1, k1, c1, w1, a1, lut_hw, dsp_hw, valid_only)
+    indep = _flag_array(c, "independent", independent)
+    shape, (m1, n1, k1, w1, a1, c1, i1) = _flat("n3h_sweep_balance input", c,
+                                                [*ints, reps, indep])
+    result: FloatArray = _sweep_batch(m1, n1, k1, c1, i1, w1, a1, lut_hw, dsp_hw, valid_only)
     return result.reshape(shape)
 
 
 def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore, dsp: DspCore,
-                  *, count: Any = 1, valid_only: bool = True) -> tuple[IntArray, FloatArray]:
+                  *, count: Any = 1, independent: Any = True, valid_only: bool = True
+                  ) -> tuple[IntArray, FloatArray]:
     """The integer split that minimises each GEMM's latency, vectorised over GEMMs.
 
     ``count == 1``: the smallest ``n_L`` in ``[0, n]`` minimising
@@ -727,14 +769,20 @@ def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore
     ``n_L`` (true for R >= 3) and L_DSP in ``n_D``. For the non-monotone R in {1, 2}, reachable
     only with ``valid_only=False``, a full scan over ``n_L`` is used instead.
 
-    ``count > 1``: the smallest ``c_L`` in ``[0, count]`` minimising
+    ``count > 1`` and ``independent``: the smallest ``c_L`` in ``[0, count]`` minimising
     ``max(c_L*L_LUT(n), (count - c_L)*L_DSP(n))``, in closed form (two core evaluations; the
     two pieces cross at ``count*L_DSP/(L_LUT + L_DSP)``); the LUT core then holds ``c_L*n``
     channels.
 
+    ``count > 1`` and not ``independent`` (an LSTM's time steps): every repetition takes the
+    ``count == 1`` optimum ``n_L``, in sequence: ``count*n_L`` channels, ``count`` times the
+    cycles.
+
     :param count: repetitions of each GEMM (``Gemm.count``), ints >= 1, broadcast.
+    :param independent: ``Gemm.independent`` of each GEMM, booleans, broadcast.
     :return: ``(n_lut, layer_cycles)``: int64 output channels on the LUT core over the whole
-        GEMM (``n_L``, or ``c_L*n``; ``lut_fraction = n_lut/(n*count)`` reproduces the split)
+        GEMM (``n_L``, ``c_L*n`` or ``count*n_L``; ``lut_fraction = n_lut/(n*count)``
+        reproduces the split)
         and float64 cycles of the whole GEMM, of the broadcast shape; ``inf`` cycles when no
         split can run.
     """
@@ -742,6 +790,7 @@ def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore
     c = Checker()
     ints = _gemm_inputs(c, m, n, k, w_bits, a_bits, _batch_bits(lut), 1)
     reps = _int_array(c, "count", count, 1)
-    shape, (m1, n1, k1, w1, a1, c1) = _flat("exact_balance input", c, [*ints, reps])
-    n_lut, cycles = _exact_batch(m1, n1, k1, c1, w1, a1, lut_hw, dsp_hw, valid_only)
+    indep = _flag_array(c, "independent", independent)
+    shape, (m1, n1, k1, w1, a1, c1, i1) = _flat("exact_balance input", c, [*ints, reps, indep])
+    n_lut, cycles = _exact_batch(m1, n1, k1, c1, i1, w1, a1, lut_hw, dsp_hw, valid_only)
     return n_lut.reshape(shape), cycles.reshape(shape)

@@ -63,6 +63,12 @@ share ONE DRAM port of ``dram_bytes_per_cycle``.
   its repetitions back to back as one instruction stream: one launch, and the token queues
   carry over, so a repetition's first fetches overlap the previous one's last products. The
   two streams share the port while both run; the longer one finishes alone.
+* **Dependent repetitions** (``independent=False``: an LSTM's time steps, each needing the
+  previous one's hidden state): each step is split by output channels as a ``count == 1``
+  GEMM, and the steps run one after another, each starting when both cores have finished the
+  previous one (no overlap across steps: the next step's activations do not exist yet). The
+  steps are identical, so one step is simulated and its cycles, bytes, ops and stall and
+  contention times are multiplied by ``count`` (``events`` stays the one step's).
 
 The simulation is event driven at tile granularity: identical cycles inside a tile are one
 event, so a layer costs a few events per tile product, not per cycle (ResNet-18's largest
@@ -139,6 +145,7 @@ gives the plain Python and ``NUMBA_DISABLE_JIT=1`` runs everything as Python.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -224,7 +231,8 @@ class CoreSim:
 
     ``channels`` counts the output channels it computed over all its repetitions. ``tiling``
     names the tile counts the schedule used, e.g. ``("R", 51)``, per repetition, and
-    ``("repetitions", c)`` when it ran ``c > 1`` repetitions back to back.
+    ``("repetitions", c)`` when it ran ``c > 1`` repetitions back to back, ``("steps", c)``
+    when it ran ``c > 1`` dependent repetitions one after another.
     """
 
     name: str
@@ -252,10 +260,11 @@ class LayerSim:
     has no :class:`CoreSim`. ``lut_channels`` and ``dsp_channels`` count each core's output
     channels over the whole GEMM (``c_L*n`` and ``c_D*n`` when the GEMM's ``count > 1`` is
     split by repetitions); ``lut_repetitions`` and ``dsp_repetitions`` say how many repetitions
-    each core runs back to back (1 for a core with channels of a ``count == 1`` GEMM, 0 for an
-    idle core). ``dram_bytes`` and ``dram_contention_cycles`` add up both cores; ``events``
-    counts the simulation's steps. An infeasible layer (a buffer cannot hold one tile) has
-    ``feasible=False``, the reason, ``inf`` cycles on the core that cannot run, and no core
+    each core runs (1 for a core with channels of a ``count == 1`` GEMM, ``count`` for one with
+    channels of a GEMM of dependent repetitions, 0 for an idle core). ``dram_bytes`` and
+    ``dram_contention_cycles`` add up both cores; ``events`` counts the simulation's steps (of
+    one step for dependent repetitions). An infeasible layer (a buffer cannot hold one tile)
+    has ``feasible=False``, the reason, ``inf`` cycles on the core that cannot run, and no core
     records.
     """
 
@@ -828,6 +837,40 @@ def _layer(m: int, n_l: int, c_l: int, n_d: int, c_d: int, k: int, w_bits: int, 
         dram_contention_cycles=sum(c.dram_contention_cycles for c in sims), events=events)
 
 
+def _scale_core(core: CoreSim | None, steps: int) -> CoreSim | None:
+    if core is None:
+        return None
+    stages = tuple(dataclasses.replace(
+        st, busy_cycles=st.busy_cycles * steps, stall_cycles=st.stall_cycles * steps,
+        ops=st.ops * steps, dram_bytes=st.dram_bytes * steps,
+        dram_contention_cycles=st.dram_contention_cycles * steps) for st in core.stages)
+    return dataclasses.replace(
+        core, channels=core.channels * steps, cycles=core.cycles * steps, stages=stages,
+        dram_bytes=core.dram_bytes * steps,
+        dram_contention_cycles=core.dram_contention_cycles * steps,
+        tiling=(*core.tiling, ("steps", steps)))
+
+
+def _steps(sim: LayerSim, steps: int) -> LayerSim:
+    """``steps`` dependent repetitions of the one-step ``sim``, one after another (see the
+    module notes): every total times ``steps``; ``events`` stays the one simulated step's."""
+    if steps == 1:
+        return sim
+    return dataclasses.replace(
+        sim, total_cycles=sim.total_cycles * steps, lut_cycles=sim.lut_cycles * steps,
+        dsp_cycles=sim.dsp_cycles * steps, lut_channels=sim.lut_channels * steps,
+        dsp_channels=sim.dsp_channels * steps, lut_repetitions=sim.lut_repetitions * steps,
+        dsp_repetitions=sim.dsp_repetitions * steps, lut=_scale_core(sim.lut, steps),
+        dsp=_scale_core(sim.dsp, steps), dram_bytes=sim.dram_bytes * steps,
+        dram_contention_cycles=sim.dram_contention_cycles * steps)
+
+
+def _check_flag(c: Checker, independent: Any) -> None:
+    ok = isinstance(independent, (bool, np.bool_))
+    c.require(ok, "independent", independent,
+              "must be a bool (whether the repetitions may run concurrently)")
+
+
 def _check_cores(lut_core: object, dsp_core: object) -> None:
     if lut_core is not None and not isinstance(lut_core, LutCore):
         raise TypeError(f"lut_core: expected a LutCore, got {type(lut_core).__name__}")
@@ -842,7 +885,8 @@ def _check_cores(lut_core: object, dsp_core: object) -> None:
 
 def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fraction: float,
                    lut_core: LutCore, dsp_core: DspCore, dram_bytes_per_cycle: float, *,
-                   count: int = 1, dsp_weight_ping_pong: bool = False) -> LayerSim:
+                   count: int = 1, independent: bool = True,
+                   dsp_weight_ping_pong: bool = False) -> LayerSim:
     """Simulate one ``(m x k) @ (k x n)`` GEMM, repeated ``count`` times, split between the LUT
     and DSP cores; the result covers all the repetitions.
 
@@ -852,7 +896,10 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     each) to the LUT core and ``c_D = count - c_L`` to the DSP core. Each core runs its
     repetitions back to back as one instruction stream (one launch; a repetition's first
     fetches overlap the previous one's last products), while the other core runs its own on the
-    shared port; when one core is done the other has the port to itself.
+    shared port; when one core is done the other has the port to itself. ``count > 1`` and not
+    ``independent`` (an LSTM's time steps): every step is split by channels as for
+    ``count == 1`` and the steps run one after another; one step is simulated and multiplied by
+    ``count`` (see the module notes).
 
     :param m: output pixels (GEMM rows), >= 1.
     :param n: output channels of one repetition, >= 1.
@@ -865,7 +912,10 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     :param dram_bytes_per_cycle: the DRAM port both cores share, bytes per core clock cycle
         (an :class:`~hwsim.spec.records.FpgaDevice`'s ``dram_bytes_per_cycle``); ``math.inf``
         lets every DMA engine run at its own width.
-    :param count: repetitions of the GEMM (``Gemm.count``: groups, heads, experts), >= 1.
+    :param count: repetitions of the GEMM (``Gemm.count``: groups, heads, experts, time
+        steps), >= 1.
+    :param independent: whether the repetitions may run concurrently on different cores
+        (``Gemm.independent``); false for an LSTM's time steps.
     :param dsp_weight_ping_pong: split the DSP weight buffer into two halves so that weight loads
         overlap compute (not in the N3H-Core equations; see the module notes).
     :return: the :class:`LayerSim`; ``feasible=False`` with a reason when a buffer cannot hold
@@ -881,11 +931,14 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     c.require(bool(ok), "lut_fraction", lut_fraction, "must be a number in [0, 1]")
     _check_port(c, dram_bytes_per_cycle)
     _check_count(c, count)
+    _check_flag(c, independent)
     c.raise_if_any(RecordError, "simulate_layer input")
-    if count == 1:
+    steps = 1  # dependent repetitions: one simulated step, times count
+    if count == 1 or not independent:
         n_l = round(n * float(lut_fraction))
         n_d = n - n_l
         c_l, c_d = int(n_l > 0), int(n_d > 0)
+        steps = int(count)
     else:
         c_l = round(count * float(lut_fraction))
         c_d = int(count) - c_l
@@ -893,14 +946,16 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     if n_d:
         _check_bits(c, "a_bits", a_bits, 8)
         c.raise_if_any(RecordError, "simulate_layer input (the DSP core has 8-bit input words)")
-    return _layer(int(m), n_l, c_l, n_d, c_d, int(k), int(w_bits), int(a_bits), lut_core,
-                  dsp_core, float(dram_bytes_per_cycle), dsp_weight_ping_pong)
+    return _steps(_layer(int(m), n_l, c_l, n_d, c_d, int(k), int(w_bits), int(a_bits), lut_core,
+                         dsp_core, float(dram_bytes_per_cycle), dsp_weight_ping_pong), steps)
 
 
 def simulate_lut_core(m: int, n: int, k: int, w_bits: int, a_bits: int, core: LutCore,
-                      dram_bytes_per_cycle: float, *, count: int = 1) -> LayerSim:
+                      dram_bytes_per_cycle: float, *, count: int = 1,
+                      independent: bool = True) -> LayerSim:
     """Simulate the GEMM on the LUT core alone (all ``n`` channels of all ``count`` repetitions,
-    back to back), with the port to itself.
+    back to back, or one after another when they are not ``independent``), with the port to
+    itself.
 
     Parameters as :func:`simulate_layer`; ``dsp_cycles`` is 0 and ``dsp`` is ``None``.
     """
@@ -908,19 +963,22 @@ def simulate_lut_core(m: int, n: int, k: int, w_bits: int, a_bits: int, core: Lu
     c = Checker()
     _check_gemm(c, m, n, k)
     _check_count(c, count)
+    _check_flag(c, independent)
     _check_bits(c, "w_bits", w_bits, core.max_bits)
     _check_bits(c, "a_bits", a_bits, core.max_bits)
     _check_port(c, dram_bytes_per_cycle)
     c.raise_if_any(RecordError, "simulate_lut_core input")
-    return _layer(int(m), int(n), int(count), 0, 0, int(k), int(w_bits), int(a_bits), core, None,
-                  float(dram_bytes_per_cycle), False)
+    streamed = int(count) if independent else 1
+    return _steps(_layer(int(m), int(n), streamed, 0, 0, int(k), int(w_bits), int(a_bits), core,
+                         None, float(dram_bytes_per_cycle), False), int(count) // streamed)
 
 
 def simulate_dsp_core(m: int, n: int, k: int, a_bits: int, core: DspCore,
-                      dram_bytes_per_cycle: float, *, count: int = 1,
+                      dram_bytes_per_cycle: float, *, count: int = 1, independent: bool = True,
                       weight_ping_pong: bool = False) -> LayerSim:
     """Simulate the GEMM on the DSP core alone (all ``n`` channels of all ``count``
-    repetitions, back to back, 8-bit weights), with the port to itself.
+    repetitions, back to back, or one after another when they are not ``independent``; 8-bit
+    weights), with the port to itself.
 
     Parameters as :func:`simulate_layer`; ``a_bits`` in 1..8; ``lut_cycles`` is 0 and ``lut``
     is ``None``.
@@ -929,11 +987,13 @@ def simulate_dsp_core(m: int, n: int, k: int, a_bits: int, core: DspCore,
     c = Checker()
     _check_gemm(c, m, n, k)
     _check_count(c, count)
+    _check_flag(c, independent)
     _check_bits(c, "a_bits", a_bits, 8)
     _check_port(c, dram_bytes_per_cycle)
     c.raise_if_any(RecordError, "simulate_dsp_core input")
-    return _layer(int(m), 0, 0, int(n), int(count), int(k), 1, int(a_bits), None, core,
-                  float(dram_bytes_per_cycle), weight_ping_pong)
+    streamed = int(count) if independent else 1
+    return _steps(_layer(int(m), 0, 0, int(n), streamed, int(k), 1, int(a_bits), None, core,
+                         float(dram_bytes_per_cycle), weight_ping_pong), int(count) // streamed)
 
 
 AGREEMENT_TOLERANCE = 0.15

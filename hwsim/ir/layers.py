@@ -2,8 +2,10 @@
 
 Lowering convention (used by every cost model in codesign):
 
-* A GEMM is ``Gemm(m, n, k, count)``: an ``m x k`` activation matrix times a ``k x n`` weight
-  matrix, repeated ``count`` times with different operands. MACs = ``m * n * k * count``.
+* A GEMM is ``Gemm(m, n, k, count, independent)``: an ``m x k`` activation matrix times a
+  ``k x n`` weight matrix, repeated ``count`` times with different operands. MACs =
+  ``m * n * k * count``. ``independent`` (default true) says the repetitions may run
+  concurrently (groups, heads, experts); an LSTM's time steps are not.
 * Batch is 1 unless a layer says otherwise; batch multiplies ``m``.
 * Conv2d: ``m`` = output pixels (H_out * W_out * batch), ``k`` = C_in/groups * kh * kw,
   ``n`` = C_out/groups, ``count`` = groups. A dense conv is one GEMM; a depthwise conv
@@ -12,7 +14,8 @@ Lowering convention (used by every cost model in codesign):
 * Linear: ``m`` = tokens (rows of the input), ``k`` = in_features, ``n`` = out_features.
 * Batched MatMul (attention scores and context): ``count`` = batch * heads.
 * LSTM cell: one GEMM per time step of ``[x_t; h_{t-1}]`` (k = input + hidden) onto the four
-  stacked gates (n = 4 * hidden); ``count`` = time steps. Element-wise gate maths is not a GEMM
+  stacked gates (n = 4 * hidden); ``count`` = time steps, ``independent=False`` (each step
+  needs the previous one's hidden state). Element-wise gate maths is not a GEMM
   and is left to the accelerator models.
 * TT / HT linear: the input-dependent contraction stages, each a GEMM (see the classes).
 * Low-rank forms: SVD linear = two GEMMs, Tucker-2 conv = three (REFERENCE.md section 5).
@@ -29,18 +32,27 @@ from hwsim.errors import Checker, WorkloadError
 
 @dataclass(frozen=True, slots=True)
 class Gemm:
-    """One GEMM (or ``count`` identical GEMMs): ``(m x k) @ (k x n)``."""
+    """One GEMM (or ``count`` identical GEMMs): ``(m x k) @ (k x n)``.
+
+    ``independent``: whether the ``count`` repetitions may run concurrently on different cores
+    (groups, attention heads, MoE experts: true), or must run one after another because each
+    needs the previous one's output (an LSTM's time steps: false). Meaningless for
+    ``count == 1``.
+    """
 
     m: int
     n: int
     k: int
     count: int = 1
+    independent: bool = True
 
     def __post_init__(self) -> None:
         c = Checker()
         for name in ("m", "n", "k", "count"):
             value = getattr(self, name)
             c.require(isinstance(value, int) and value >= 1, name, value, "must be an int >= 1")
+        c.require(isinstance(self.independent, bool), "independent", self.independent,
+                  "must be a bool")
         c.raise_if_any(WorkloadError, "Gemm")
 
     @property
@@ -256,7 +268,8 @@ class LstmCell(Layer):
 
     def gemms(self) -> tuple[Gemm, ...]:
         k = self.input_size + self.hidden_size
-        return (Gemm(self.batch, 4 * self.hidden_size, k, self.steps),)
+        # time step t needs h_{t-1}: the steps cannot run concurrently
+        return (Gemm(self.batch, 4 * self.hidden_size, k, self.steps, independent=False),)
 
     @property
     def weight_params(self) -> int:

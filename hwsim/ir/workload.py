@@ -25,7 +25,8 @@ class WorkloadArrays:
 
     One row per GEMM (a layer may lower to several). ``layer`` maps each GEMM to the index of its
     layer; ``first_gemm`` (length ``n_layers + 1``) gives each layer's GEMM rows as a slice
-    ``first_gemm[i]:first_gemm[i+1]``. All arrays are int64 and read-only.
+    ``first_gemm[i]:first_gemm[i+1]``. ``independent`` is ``Gemm.independent`` as 0/1. All
+    arrays are int64 and read-only.
     """
 
     m: IntArray
@@ -34,6 +35,7 @@ class WorkloadArrays:
     count: IntArray
     layer: IntArray
     first_gemm: IntArray
+    independent: IntArray
 
     @property
     def macs(self) -> IntArray:
@@ -44,10 +46,10 @@ class WorkloadArrays:
 
 
 @functools.lru_cache(maxsize=65536)
-def _gemm_rows(layer: Layer) -> tuple[tuple[int, int, int, int], ...]:
-    """A layer's GEMMs as plain tuples, cached: searches rebuild workloads from the same layer
-    records (low-rank rewrites) many times."""
-    return tuple((g.m, g.n, g.k, g.count) for g in layer.gemms())
+def _gemm_rows(layer: Layer) -> tuple[tuple[int, int, int, int, int], ...]:
+    """A layer's GEMMs as plain ``(m, n, k, count, independent)`` tuples, cached: searches
+    rebuild workloads from the same layer records (low-rank rewrites) many times."""
+    return tuple((g.m, g.n, g.k, g.count, int(g.independent)) for g in layer.gemms())
 
 
 def _readonly(values: Sequence[int]) -> IntArray:
@@ -98,16 +100,17 @@ class Workload:
         object.__setattr__(self, "_arrays", self._build_arrays())
 
     def _build_arrays(self) -> WorkloadArrays:
-        m, n, k, count, owner, first = [], [], [], [], [], [0]
+        m, n, k, count, indep, owner, first = [], [], [], [], [], [], [0]
         for i, layer in enumerate(self.layers):
-            for gm, gn, gk, gc in _gemm_rows(layer):
+            for gm, gn, gk, gc, gi in _gemm_rows(layer):
                 m.append(gm)
                 n.append(gn)
                 k.append(gk)
                 count.append(gc)
+                indep.append(gi)
                 owner.append(i)
             first.append(len(m))
-        return WorkloadArrays(*(_readonly(a) for a in (m, n, k, count, owner, first)))
+        return WorkloadArrays(*(_readonly(a) for a in (m, n, k, count, owner, first, indep)))
 
     def __len__(self) -> int:
         return len(self.layers)

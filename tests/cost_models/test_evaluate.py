@@ -11,6 +11,7 @@ import pytest
 
 import cost_models as cm
 from cost_models.design import Design, DesignError, load_design
+from cost_models.fpga import dram_bytes
 from hwsim.fpga import analytic
 from hwsim.ir import zoo
 from hwsim.spec import LutCore, load_hardware
@@ -18,6 +19,15 @@ from rl_search.cli import main
 
 R18 = zoo.get("resnet18")
 MBV2 = zoo.get("mobilenetv2")
+LSTM = zoo.get("lstm-ucf", steps=4)
+
+
+def _lstm_design(act_bits: int = 4) -> Design:
+    """lstm-ucf on n3h-zcu102 with buffers deep enough for its k = 57,856 (the preset's are not)."""
+    target = cm.get_target("n3h-zcu102")
+    lut = dataclasses.replace(target.lut_core, depth_bits=256, act_buffer_depth=4096)
+    dsp = dataclasses.replace(target.dsp_core, weight_buffer_depth=4096)  # packed: T_k = 1808
+    return dataclasses.replace(cm.uniform_design(LSTM, 4, act_bits), lut_core=lut, dsp_core=dsp)
 
 
 def test_default_design_is_n3h_convention():
@@ -228,3 +238,72 @@ def test_design_toml_keeps_ranks(tmp_path):
     path = tmp_path / "r.toml"
     design.save(path)
     assert load_design(path, r20) == design
+
+
+def test_lstm_time_steps_split_by_channels_each_step():
+    """An LSTM's time steps depend on each other: every step splits its 4*hidden gate channels
+    between the cores (the count == 1 balance), and the steps run in sequence."""
+    target = cm.get_target("n3h-zcu102")
+    design = _lstm_design()
+    report = target.evaluate(LSTM, design)
+    assert report.feasible
+    layer = report.layers[0]
+    (g,) = LSTM.layers[0].gemms()
+    assert layer.kind == "lstm" and layer.count == g.count == 4 and not g.independent
+    lut, dsp = design.lut_core, design.dsp_core
+    n_one, one = analytic.exact_balance(g.m, g.n, g.k, 4, 4, lut, dsp)
+    assert 0 < int(n_one) < g.n  # both cores hold some of every step's channels
+    assert layer.lut_fraction == int(n_one) / g.n
+    assert layer.lut_channels == g.count * int(n_one)
+    single = analytic.hetero_layer_cycles(g.m, g.n, g.k, 4, 4, layer.lut_fraction, lut, dsp)
+    assert layer.cycles == g.count * float(single[2]) == g.count * float(one)
+    assert (layer.lut_cycles, layer.dsp_cycles) == (g.count * float(single[0]),
+                                                    g.count * float(single[1]))
+    # as independent repetitions the same GEMM would put whole steps on each core
+    n_rep, _ = analytic.exact_balance(g.m, g.n, g.k, 4, 4, lut, dsp, count=g.count)
+    assert int(n_rep) % g.n == 0
+    # the DRAM traffic counts every step's share
+    n_l, c_l, n_d, c_d = analytic.split_gemm(g.n, g.count, layer.lut_fraction, False)
+    assert (n_l, c_l, c_d) == (int(n_one), g.count, g.count) and n_d > 0
+    assert layer.dram_bytes == dram_bytes(g.m, n_l, n_d, g.k, 4, 4, lut, dsp,
+                                          lut_repetitions=g.count, dsp_repetitions=g.count)
+
+
+def test_batch_matches_single_evaluations_on_lstm():
+    target = cm.get_target("n3h-zcu102")
+    base = _lstm_design()
+    rng = np.random.default_rng(2)
+    wb = rng.integers(2, 9, size=(10, len(LSTM)))
+    ab = rng.integers(2, 9, size=(10, len(LSTM)))
+    ab[:6] = rng.integers(2, 5, size=(6, len(LSTM)))  # the DSP core fits the LSTM when packed
+    rho = rng.uniform(0, 1, size=(10, len(LSTM)))
+    rho[:4] = np.nan  # balance points
+    rho[4] = 0.0
+    rho[5] = 1.0
+    batch = target.evaluate_batch(LSTM, wb, ab, rho, lut_core=base.lut_core,
+                                  dsp_core=base.dsp_core)
+    for i in range(10):
+        fr = tuple(None if np.isnan(f) else float(f) for f in rho[i])
+        design = dataclasses.replace(base, weight_bits=tuple(map(int, wb[i])),
+                                     act_bits=tuple(map(int, ab[i])), lut_fraction=fr)
+        report = target.evaluate(LSTM, design)
+        assert batch.cycles[i] == pytest.approx(report.total_cycles, rel=1e-12)
+        assert bool(batch.feasible[i]) == report.feasible
+        assert batch.lut_fraction[i].tolist() == [layer.lut_fraction for layer in report.layers]
+    assert np.isfinite(batch.cycles[:6]).all() and batch.feasible[:6].all()
+
+
+def test_cycle_tier_runs_lstm_steps_in_sequence():
+    from hwsim.fpga import cycle
+
+    target = cm.get_target("n3h-zcu102")
+    design = _lstm_design()
+    report = target.evaluate(LSTM, design, fidelity="cycle")
+    assert report.feasible, report.violations
+    layer = report.layers[0]
+    assert 0 < layer.lut_fraction < 1
+    one = cycle.simulate_layer(layer.m, layer.n, layer.k, 4, 4, layer.lut_fraction,
+                               design.lut_core, design.dsp_core,
+                               target.device.dram_bytes_per_cycle)
+    assert layer.cycles == layer.count * one.total_cycles
+    assert layer.dram_bytes == math.ceil(layer.count * one.dram_bytes)

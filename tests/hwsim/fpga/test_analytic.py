@@ -69,7 +69,8 @@ GOLDEN_SWEEP_A4W4 = [0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.63, 0.25, 0.63, 0.63, 0.69
 
 
 def _resnet_arrays() -> WorkloadArrays:
-    ro = [np.array(v, dtype=np.int64) for v in (M, N, K, [1] * 21, range(21), range(22))]
+    ro = [np.array(v, dtype=np.int64) for v in (M, N, K, [1] * 21, range(21), range(22),
+                                                   [1] * 21)]
     return WorkloadArrays(*ro)
 
 
@@ -169,20 +170,24 @@ def test_dsp_kernel_matches_naive_on_edges(shape: tuple[int, int, int], dsp_hw: 
 
 @pytest.mark.parametrize("shape", EDGE_SHAPES)
 @pytest.mark.parametrize("count", [1, 2, 3, 32])
+@pytest.mark.parametrize("indep", [True, False])
 def test_split_and_balance_kernels_match_naive_on_edges(shape: tuple[int, int, int],
-                                                        count: int) -> None:
+                                                        count: int, indep: bool) -> None:
     m, n, k = shape
     for lut_hw, dsp_hw in zip(LUT_HWS, DSP_HWS, strict=True):
         for w, a in [(8, 8), (4, 4), (2, 3)]:
             for rho in (0.0, 0.01, 1 / n, 1 / count, 0.5, 0.99, 1.0):
-                want = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw, count=count)
-                got = an._hetero_one(m, n, k, count, w, a, rho, lut_hw, dsp_hw, True)
+                want = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw, count=count,
+                                                 independent=indep)
+                got = an._hetero_one(m, n, k, count, indep, w, a, rho, lut_hw, dsp_hw, True)
                 assert got == want[:2]
-            assert an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, True) == (
-                naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, count=count))
+            assert an._sweep_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw, True) == (
+                naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, count=count,
+                                        independent=indep))
             for valid_only in (True, False):
-                assert an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
-                    naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
+                assert an._exact_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw,
+                                     valid_only) == (
+                    naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count, indep))
 
 
 counts = st.one_of(st.just(1), st.integers(2, 8), st.integers(2, 1000))
@@ -230,39 +235,41 @@ def test_split_kernel_matches_python_round(n: int, rho: float) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(shapes, counts, bits, bits, lut_hws, dsp_hws, st.booleans())
+@given(shapes, counts, bits, bits, lut_hws, dsp_hws, st.booleans(), st.booleans())
 def test_balance_kernels_match_naive(shape: tuple, count: int, w: int, a: int, lut_hw: tuple,
-                                     dsp_hw: tuple, valid_only: bool) -> None:
+                                     dsp_hw: tuple, valid_only: bool, indep: bool) -> None:
     m, n, k = shape
-    assert an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
-        naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
-    assert an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, valid_only) == (
-        naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count))
+    assert an._sweep_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.n3h_sweep_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count, indep))
+    assert an._exact_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw, valid_only) == (
+        naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, valid_only, count, indep))
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(shapes, st.integers(1, 40), bits, bits, st.floats(0.0, 1.0)),
-                min_size=1, max_size=8), lut_hws, dsp_hws)
+@given(st.lists(st.tuples(shapes, st.integers(1, 40), bits, bits, st.floats(0.0, 1.0),
+                          st.booleans()), min_size=1, max_size=8), lut_hws, dsp_hws)
 def test_network_kernels_match_naive(gemms: list, lut_hw: tuple, dsp_hw: tuple) -> None:
     m, n, k = (np.array([g[0][i] for g in gemms], dtype=np.int64) for i in range(3))
     count = np.array([g[1] for g in gemms], dtype=np.int64)
+    indep = np.array([g[5] for g in gemms], dtype=np.int64)
     layer = np.arange(len(gemms), dtype=np.int64)
     w = np.array([[g[2] for g in gemms]], dtype=np.int64)
     a = np.array([[g[3] for g in gemms]], dtype=np.int64)
     rho = np.array([[g[4] for g in gemms]])
     want = naive.network_cycles(m.tolist(), n.tolist(), k.tolist(), count.tolist(),
                                 layer.tolist(), w[0].tolist(), a[0].tolist(), rho[0].tolist(),
-                                lut_hw, dsp_hw)
-    serial = an._network_serial(m, n, k, count, layer, w, a, rho, lut_hw, dsp_hw, True)
-    parallel = an._network_parallel(m, n, k, count, layer, w, a, rho, lut_hw, dsp_hw, True)
+                                lut_hw, dsp_hw, independent=indep.tolist())
+    serial = an._network_serial(m, n, k, count, indep, layer, w, a, rho, lut_hw, dsp_hw, True)
+    parallel = an._network_parallel(m, n, k, count, indep, layer, w, a, rho, lut_hw, dsp_hw,
+                                    True)
     assert serial[0] == want
     assert parallel[0] == want
-    lut_c, dsp_c, layer_c = an._hetero_batch(m, n, k, count, w[0], a[0], rho[0], lut_hw, dsp_hw,
-                                             True)
+    lut_c, dsp_c, layer_c = an._hetero_batch(m, n, k, count, indep, w[0], a[0], rho[0], lut_hw,
+                                             dsp_hw, True)
     for g in range(len(gemms)):
         expect = naive.hetero_layer_cycles(int(m[g]), int(n[g]), int(k[g]), int(w[0, g]),
                                            int(a[0, g]), float(rho[0, g]), lut_hw, dsp_hw,
-                                           count=int(count[g]))
+                                           count=int(count[g]), independent=bool(indep[g]))
         assert (lut_c[g], dsp_c[g], layer_c[g]) == expect
 
 
@@ -277,7 +284,7 @@ def test_plain_python_path_without_jit() -> None:
         f"M, N, K = {M}, {N}, {K}\n"
         "L, D = LutCore(), DspCore()\n"
         "arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in "
-        "(M, N, K, [1]*21, range(21), range(22))])\n"
+        "(M, N, K, [1]*21, range(21), range(22), [1]*21)])\n"
         "print(hetero_layer_cycles(M, N, K, 4, 4, 1.0, L, D)[2].sum())\n"
         "print(n3h_sweep_balance(M, N, K, 4, 4, L, D).tolist())\n"
         "print(exact_balance(M, N, K, 4, 4, L, D)[1].sum())\n"
@@ -495,11 +502,11 @@ def test_exact_balance_beats_the_sweep(shape: tuple, w: int, a: int, lut_hw: tup
     """The exact split is the scan's optimum and never worse than the 0.01 sweep's split (taken
     with ``n_D = n - n_L`` so that both cover all n channels)."""
     m, n, k = shape
-    n_l, value = an._exact_one(m, n, k, 1, w, a, lut_hw, dsp_hw, True)
+    n_l, value = an._exact_one(m, n, k, 1, True, w, a, lut_hw, dsp_hw, True)
     scan_n, scan_value = naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw)
     assert value == scan_value
     assert abs(n_l - scan_n) <= 1
-    rho = an._sweep_one(m, n, k, 1, w, a, lut_hw, dsp_hw, True)
+    rho = an._sweep_one(m, n, k, 1, True, w, a, lut_hw, dsp_hw, True)
     sweep_n = round(n * rho)
     assert value <= max(naive.pair_cycles(m, sweep_n, n - sweep_n, k, w, a, lut_hw, dsp_hw))
 
@@ -574,12 +581,12 @@ def test_exact_balance_of_repetitions_is_the_scan_optimum(shape: tuple, count: i
     """The closed form finds the full scan's optimum, within one repetition of its split, and
     is never worse than the 0.01 sweep or either core alone."""
     m, n, k = shape
-    n_l, value = an._exact_one(m, n, k, count, w, a, lut_hw, dsp_hw, True)
+    n_l, value = an._exact_one(m, n, k, count, True, w, a, lut_hw, dsp_hw, True)
     scan_n, scan_value = naive.scan_balance(m, n, k, w, a, lut_hw, dsp_hw, True, count)
     assert value == scan_value
     assert n_l % n == 0 and 0 <= n_l // n <= count
     assert abs(n_l // n - scan_n // n) <= 1
-    rho = an._sweep_one(m, n, k, count, w, a, lut_hw, dsp_hw, True)
+    rho = an._sweep_one(m, n, k, count, True, w, a, lut_hw, dsp_hw, True)
     sweep = naive.hetero_layer_cycles(m, n, k, w, a, rho, lut_hw, dsp_hw, count=count)[2]
     assert value <= sweep
     for alone in (0.0, 1.0):
@@ -635,7 +642,7 @@ def test_batch_parallel_is_bitwise_serial() -> None:
 def test_multi_gemm_layers_use_their_layer_column_and_count() -> None:
     arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
                               ([196, 196, 49], [64, 128, 10], [576, 64, 128], [1, 3, 2],
-                               [0, 0, 1], [0, 2, 3])])
+                               [0, 0, 1], [0, 2, 3], [1, 1, 1])])
     w, a, rho = np.array([[4, 8]]), np.array([[4, 8]]), np.array([[0.5, 0.25]])
     total = batch_network_cycles(arrays, w, a, rho, LUT, DSP)[0]
     layer = hetero_layer_cycles([196, 196, 49], [64, 128, 10], [576, 64, 128], [4, 4, 8],
@@ -688,6 +695,75 @@ def test_inputs_are_validated_with_every_problem_listed() -> None:
     with pytest.raises(TypeError):
         lut_core_cycles(49, 16, 64, 4, 4, DSP)  # type: ignore[arg-type]
 
+
+
+# --------------------------------------------------------------------------------------------
+# dependent repetitions (an LSTM's time steps): each step split by channels, in sequence
+# --------------------------------------------------------------------------------------------
+
+LSTM_GEMM = (4, 512, 384, 8)  # batch 4, hidden 128 (4 gates), input 256, 8 time steps
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.01, 0.3, 0.5, 0.75, 1.0])
+def test_dependent_repetitions_split_each_step_by_channels(rho: float) -> None:
+    """An LSTM's time steps cannot run on the two cores at once: every step splits its output
+    channels as a ``count == 1`` GEMM, and the steps run one after another."""
+    m, n, k, steps = LSTM_GEMM
+    n_l, n_d = an._split(n, rho)
+    lut_one = lut_core_cycles(m, n_l, k, 4, 4, LUT)
+    dsp_one = dsp_core_cycles(m, n_d, k, 4, DSP)
+    lut_c, dsp_c, layer_c = hetero_layer_cycles(m, n, k, 4, 4, rho, LUT, DSP, count=steps,
+                                                independent=False)
+    assert (lut_c, dsp_c, layer_c) == (steps * lut_one, steps * dsp_one,
+                                       steps * max(lut_one, dsp_one))
+    single = hetero_layer_cycles(m, n, k, 4, 4, rho, LUT, DSP)
+    assert layer_c == steps * single[2]
+    assert an.split_gemm(n, steps, rho, independent=False) == (
+        n_l, steps if n_l else 0, n_d, steps if n_d else 0)
+    # the same shapes with independent repetitions split whole steps instead
+    c_l = round(steps * rho)
+    indep = hetero_layer_cycles(m, n, k, 4, 4, rho, LUT, DSP, count=steps, independent=True)
+    assert indep[0] == (c_l * lut_core_cycles(m, n, k, 4, 4, LUT) if c_l else 0.0)
+    assert indep[1] == ((steps - c_l) * dsp_core_cycles(m, n, k, 4, DSP) if steps - c_l
+                        else 0.0)
+    assert an.split_gemm(n, steps, rho) == (n if c_l else 0, c_l, n if steps - c_l else 0,
+                                            steps - c_l)
+
+
+def test_dependent_repetitions_balance_like_one_step() -> None:
+    m, n, k, steps = LSTM_GEMM
+    for bits in (2, 4, 8):
+        n_one, one = exact_balance(m, n, k, bits, bits, LUT, DSP)
+        n_lut, cycles = exact_balance(m, n, k, bits, bits, LUT, DSP, count=steps,
+                                      independent=False)
+        # the LUT core holds n_L channels on each of the steps: n_lut/(n*count) = n_L/n
+        assert int(n_lut) == steps * int(n_one) and float(cycles) == steps * float(one)
+        assert 0 < int(n_one) < n
+        assert np.rint(n * (int(n_lut) / (n * steps))) == int(n_one)
+        sweep = n3h_sweep_balance(m, n, k, bits, bits, LUT, DSP, count=steps, independent=False)
+        assert sweep == n3h_sweep_balance(m, n, k, bits, bits, LUT, DSP)
+        # independent steps balance whole steps: a multiple of n channels
+        n_rep, _ = exact_balance(m, n, k, bits, bits, LUT, DSP, count=steps)
+        assert int(n_rep) % n == 0
+    # the flag broadcasts like count
+    n_lut, cycles = exact_balance(m, n, k, 4, 4, LUT, DSP, count=steps, independent=[True, False])
+    assert cycles.shape == (2,) and int(n_lut[1]) == steps * int(exact_balance(
+        m, n, k, 4, 4, LUT, DSP)[0])
+
+
+def test_batch_network_cycles_follow_the_independent_flag() -> None:
+    m, n, k, steps = LSTM_GEMM
+    w, a, rho = np.array([[4]]), np.array([[4]]), np.array([[0.4]])
+    for flag in (0, 1):
+        arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                                  ([m], [n], [k], [steps], [0], [0, 1], [flag])])
+        total = batch_network_cycles(arrays, w, a, rho, LUT, DSP)[0]
+        assert total == hetero_layer_cycles(m, n, k, 4, 4, 0.4, LUT, DSP, count=steps,
+                                            independent=bool(flag))[2]
+    with pytest.raises(RecordError, match="independent:"):
+        hetero_layer_cycles(m, n, k, 4, 4, 0.5, LUT, DSP, count=steps, independent=2)
+    with pytest.raises(RecordError, match="independent:"):
+        exact_balance(m, n, k, 4, 4, LUT, DSP, independent=[0.5])
 
 def _print_goldens() -> None:
     print("GOLDEN_LUT_ALONE =", {b: _lut_only_cycles(b) for b in (8, 4, 2)})

@@ -514,6 +514,44 @@ def test_stage_accounting_with_repetitions(port: float) -> None:
     assert layer.lut.stage("execute").ops == 3 * one.lut.stage("execute").ops
 
 
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("port", [INF, 8.0])
+def test_dependent_repetitions_split_each_step_by_channels(rho: float, port: float) -> None:
+    """An LSTM's time steps run one after another, each split by channels: ``count`` times
+    the one-step channel split, not whole steps per core."""
+    m, n, k, steps = 4, 512, 384, 8  # batch 4, hidden 128 (4 gates), input 256
+    one = simulate_layer(m, n, k, 4, 4, rho, LUT, DSP, port)
+    lstm = simulate_layer(m, n, k, 4, 4, rho, LUT, DSP, port, count=steps, independent=False)
+    assert lstm.feasible
+    assert lstm.total_cycles == steps * one.total_cycles
+    assert (lstm.lut_cycles, lstm.dsp_cycles) == (steps * one.lut_cycles, steps * one.dsp_cycles)
+    assert (lstm.lut_channels, lstm.dsp_channels) == (steps * one.lut_channels,
+                                                      steps * one.dsp_channels)
+    assert (lstm.lut_repetitions, lstm.dsp_repetitions) == (steps * one.lut_repetitions,
+                                                            steps * one.dsp_repetitions)
+    assert lstm.dram_bytes == steps * one.dram_bytes
+    assert lstm.dram_contention_cycles == steps * one.dram_contention_cycles
+    for core, base in ((lstm.lut, one.lut), (lstm.dsp, one.dsp)):
+        assert (core is None) == (base is None)
+        if core is not None and base is not None:
+            assert dict(core.tiling)["steps"] == steps and core.cycles == steps * base.cycles
+            for s, b in zip(core.stages, base.stages, strict=True):
+                assert s.ops == steps * b.ops
+                assert s.busy_cycles + s.stall_cycles == pytest.approx(core.cycles, rel=1e-12)
+    streamed = simulate_layer(m, n, k, 4, 4, rho, LUT, DSP, port, count=steps)
+    c_l = round(steps * rho)
+    assert (streamed.lut_repetitions, streamed.dsp_repetitions) == (c_l, steps - c_l)
+    if 0.0 < rho < 1.0:
+        assert lstm.lut_channels % steps == 0 and lstm.lut_channels // steps == round(n * rho)
+    # single cores: one step after another as well
+    alone = simulate_dsp_core(m, n, k, 4, DSP, port, count=steps, independent=False)
+    assert alone.total_cycles == steps * simulate_dsp_core(m, n, k, 4, DSP, port).total_cycles
+    alone = simulate_lut_core(m, n, k, 4, 4, LUT, port, count=steps, independent=False)
+    assert alone.total_cycles == steps * simulate_lut_core(m, n, k, 4, 4, LUT, port).total_cycles
+    if rho == 0.0:
+        assert lstm == simulate_dsp_core(m, n, k, 4, DSP, port, count=steps, independent=False)
+
 def test_depthwise_layers_simulate_fast() -> None:
     simulate_layer(64, 1, 9, 4, 4, 0.5, LUT, DSP, 8.0, count=4)  # compile or load the cache
     start = time.perf_counter()
@@ -553,7 +591,7 @@ def test_infeasible_configurations_are_reports() -> None:
     ({"a_bits": 9}, "a_bits"), ({"lut_fraction": 1.5}, "lut_fraction"),
     ({"dram_bytes_per_cycle": 0.0}, "dram_bytes_per_cycle"),
     ({"dram_bytes_per_cycle": math.nan}, "dram_bytes_per_cycle"),
-    ({"count": 0}, "count"), ({"count": 2.0}, "count"),
+    ({"count": 0}, "count"), ({"count": 2.0}, "count"), ({"independent": 1}, "independent"),
 ])
 def test_malformed_input_raises(kwargs: dict[str, object], field: str) -> None:
     args: dict[str, object] = {"m": 64, "n": 64, "k": 64, "w_bits": 4, "a_bits": 4,

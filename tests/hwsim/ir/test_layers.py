@@ -140,7 +140,9 @@ def test_ht_lstm_ucf_stages_match_optimal_order():
 
 def test_lstm_cell_lowering():
     cell = LstmCell("lstm", 57600, 256, steps=6)
-    assert cell.gemms() == (Gemm(1, 1024, 57856, 6),)
+    # the time steps depend on each other: they cannot be spread over cores
+    assert cell.gemms() == (Gemm(1, 1024, 57856, 6, independent=False),)
+    assert Gemm(1, 1024, 57856, 6).independent  # groups, heads, experts: the default
     assert cell.weight_params == 57856 * 1024
 
 
@@ -177,6 +179,7 @@ def test_moe_balanced_routing():
         (lambda: MoEExperts("m", 8, 8, experts=2, top_k=3), "top_k"),
         (lambda: MoEExperts("m", 8, 8, 2, 1, shared_experts=1), "shared_ffn"),
         (lambda: Gemm(0, 1, 1), "m"),
+        (lambda: Gemm(1, 1, 1, 2, independent=1), "independent"),  # type: ignore[arg-type]
     ],
 )
 def test_invalid_layers_name_the_field(factory, field):
@@ -206,6 +209,9 @@ def test_workload_arrays_and_graph():
     assert arrays.first_gemm.tolist() == [0, 1, 2, 3, 5]
     assert int(arrays.macs.sum()) == wl.macs == sum(layer.macs for layer in layers)
     assert arrays.m.dtype.name == "int64" and not arrays.m.flags.writeable
+    assert arrays.independent.tolist() == [1] * 5 and not arrays.independent.flags.writeable
+    lstm = Workload("rnn", (LstmCell("lstm", 20, 32, steps=7), Linear("head", 32, 5)))
+    assert lstm.to_arrays().independent.tolist() == [0, 1]
     graph = wl.to_networkx()
     assert set(graph.predecessors(2)) == {0, 1}
     assert graph.nodes[3]["name"] == "fc"

@@ -369,7 +369,7 @@ class Recurrent(nn.Module):
 def test_lstm_one_layer_batch_first() -> None:
     w = from_torch(Recurrent(1, batch_first=True), torch.randn(3, 7, 20))
     assert w.layers[0] == LstmCell("lstm.l0", 20, 32, steps=7, batch=3)
-    assert w.layers[0].gemms() == (Gemm(3, 128, 52, 7),)
+    assert w.layers[0].gemms() == (Gemm(3, 128, 52, 7, independent=False),)
     assert w.layers[1] == Linear("head", 32, 5, tokens=3)
     assert w.edges == ((0, 1),)
 
