@@ -203,8 +203,8 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         if self._clamp:
             # Undecided knobs while clamping: bit knobs at their minimum (AMC), the others at
             # the problem's reference point (base cores, dense ranks).
-            self._filler = np.where(self._is_bit, 0, problem._max_bits_point())
-            self._floor0 = self._floor_value(problem._latency(self._filler[None, :])[0])
+            self._filler = np.where(self._is_bit, 0, problem.max_bits_point())
+            self._floor0 = self._floor_value(problem.latency_ms(self._filler[None, :])[0])
 
     @property
     def bad_actions_total(self) -> int:
@@ -309,11 +309,11 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         if not self._is_bit[j]:
             trial = self._x[None, :].copy()
             trial[0, j] = idx
-            self._floor = self._floor_value(self.problem._latency(trial)[0])
+            self._floor = self._floor_value(self.problem.latency_ms(trial)[0])
             return idx
         trial = np.repeat(self._x[None, :], idx + 1, axis=0)
         trial[:, j] = np.arange(idx + 1)
-        latency = self.problem._latency(trial)
+        latency = self.problem.latency_ms(trial)
         ok = np.nonzero(latency <= self._budget)[0]
         best = int(ok[-1]) if ok.size else 0
         self._floor = self._floor_value(latency[best])
@@ -341,7 +341,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
             on_dsp = ev.lut_fraction[0] < 1.0
             act = np.asarray(design.act_bits)
             act_max = int(act[on_dsp].max()) if on_dsp.any() else 1
-            out += self.problem._resources(lut, dsp, act_max)[2]
+            out += self.problem.resources(lut, dsp, act_max)[2]
         if obj.latency_budget_ms is not None and latency > obj.latency_budget_ms:
             out.append(f"latency {latency:.3f} ms > budget {obj.latency_budget_ms:g} ms")
         drop = float(ev.accuracy_drop[0])

@@ -123,14 +123,15 @@ class Problem:
         self._resource_cache: dict[tuple[Any, ...], tuple[bool, float, list[str]]] = {}
         self._workload_cache: dict[tuple[int, ...], Any] = {}
         # Reference latency: every bit knob at its largest choice, everything else at the base.
-        ref = self._raw(self._max_bits_point()[None, :])
+        ref = self._raw(self.max_bits_point()[None, :])
         self.reference_latency_ms = float(ref["latency_ms"][0])
         if not np.isfinite(self.reference_latency_ms):
             self.reference_latency_ms = 1.0
         self._bit_knobs = np.array([j for j, k in enumerate(space.knobs)
                                     if k.kind in ("weight_bits", "act_bits")], dtype=np.int64)
 
-    def _max_bits_point(self) -> IntArray:
+    def max_bits_point(self) -> IntArray:
+        """Every bit knob at its largest choice, ranks dense, hardware knobs at the base cores."""
         x = np.zeros(len(self.space), dtype=np.int64)
         for j, knob in enumerate(self.space.knobs):
             if knob.kind in ("weight_bits", "act_bits"):
@@ -146,7 +147,9 @@ class Problem:
 
     # ------------------------------------------------------------------ raw evaluation
 
-    def _resources(self, lut: Any, dsp: Any, act_max: int) -> tuple[bool, float, list[str]]:
+    def resources(self, lut: Any, dsp: Any, act_max: int) -> tuple[bool, float, list[str]]:
+        """``(fits, max utilisation, violated limits)`` of a pair of cores whose DSP core runs
+        activations of at most ``act_max`` bits (cached)."""
         key = (lut, dsp, act_max)
         hit = self._resource_cache.get(key)
         if hit is None:
@@ -201,7 +204,7 @@ class Problem:
             for r in rows:
                 dsp_used = rho[r] < 1.0  # layers with channels left on the DSP core
                 act_max = int(d["act_bits"][r][dsp_used].max()) if dsp_used.any() else 1
-                ok, u, _ = self._resources(lut, dsp, act_max)
+                ok, u, _ = self.resources(lut, dsp, act_max)
                 fits[r] = ok and np.isfinite(latency[r])
                 util[r] = u
         rank = d["rank"] if d["rank"].any() else None
@@ -258,7 +261,7 @@ class Problem:
         design = self.space.decode(ev.x[0])
         lut = design.lut_core or self.space.lut_core
         dsp = design.dsp_core or self.space.dsp_core
-        _, _, violations = self._resources(lut, dsp, int(max(design.act_bits)))
+        _, _, violations = self.resources(lut, dsp, int(max(design.act_bits)))
         out["violations"] = violations if self.objective.require_fit else []
         if self.objective.latency_budget_ms is not None and (
                 out["latency_ms"] > self.objective.latency_budget_ms):
@@ -271,7 +274,9 @@ class Problem:
         out["lut_fraction"] = [float(v) for v in ev.lut_fraction[0]]
         return out
 
-    def _latency(self, X: IntArray) -> FloatArray:
+    def latency_ms(self, X: IntArray) -> FloatArray:
+        """Latency of points as given (no repair, clamp, oracle or budget): what the repair
+        and clamp modes and the environment's per-step clamp check against."""
         d = self.space.decode_batch(X)
         out = np.empty(X.shape[0])
         keys, n_hw = self._group_keys(d)
@@ -295,7 +300,7 @@ class Problem:
         if order.size == 0:
             return X
         cursor = np.zeros(X.shape[0], dtype=np.int64)
-        active = np.nonzero(self._latency(X) > budget)[0]
+        active = np.nonzero(self.latency_ms(X) > budget)[0]
         while active.size:
             for r in active:  # lower the next knob (cyclically) that can still go down
                 for _ in range(order.size):
@@ -304,7 +309,7 @@ class Problem:
                     if X[r, j] > 0:
                         X[r, j] -= 1
                         break
-            lat = self._latency(X[active])
+            lat = self.latency_ms(X[active])
             exhausted = (X[active][:, self._bit_knobs] == 0).all(axis=1)
             active = active[(lat > budget) & ~exhausted]
         return X
@@ -326,7 +331,7 @@ class Problem:
             trial = X[owner].copy()
             trial[:, j] = np.concatenate([np.arange(r) for r in reps])
             trial[:, later] = 0
-            ok = self._latency(trial) <= budget
+            ok = self.latency_ms(trial) <= budget
             best = np.zeros(X.shape[0], dtype=np.int64)
             np.maximum.at(best, owner[ok], trial[ok, j])
             X[:, j] = best
