@@ -274,7 +274,7 @@ def read_log(path: Path, n_knobs: int | None = None) -> tuple[list[dict[str, Any
         try:
             if last:
                 raise ValueError("no end of line")
-            rec = json.loads(raw)
+            rec = _from_strict_json(json.loads(raw))
             if not isinstance(rec, dict) or rec.get("index") != len(records) or (
                     n_knobs is not None and len(rec.get("x", ())) != n_knobs):
                 raise ValueError(f"not evaluation #{len(records)} of this run")
@@ -289,6 +289,32 @@ def read_log(path: Path, n_knobs: int | None = None) -> tuple[list[dict[str, Any
         records.append(rec)
         good += len(raw) + 1
     return records, good, False
+
+
+_FLOAT_KEYS = ("latency_ms", "accuracy", "accuracy_drop", "max_utilisation", "reward")
+
+
+def _strict_json(rec: dict[str, Any]) -> dict[str, Any]:
+    """Strict JSON has no Infinity or NaN: non-finite numbers are written as null (an
+    infeasible design's latency is infinite), so the log reads in any JSON tool."""
+    out = dict(rec)
+    for key, value in rec.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            out[key] = None
+        elif isinstance(value, list) and any(isinstance(v, float) and not math.isfinite(v)
+                                             for v in value):
+            out[key] = [None if isinstance(v, float) and not math.isfinite(v) else v
+                        for v in value]
+    return out
+
+
+def _from_strict_json(rec: Any) -> Any:
+    """Inverse of :func:`_strict_json` for the scalar figures: null means infinite."""
+    if isinstance(rec, dict):
+        for key in _FLOAT_KEYS:
+            if key in rec and rec[key] is None:
+                rec[key] = math.inf
+    return rec
 
 
 def _batch_from_records(records: Sequence[Mapping[str, Any]]) -> BatchEvaluation:
@@ -388,8 +414,8 @@ class RunLog:
                 rec["rank"] = [int(r) or None for r in decoded["rank"][i]]
             new.append(rec)
         # One write per batch, then flush and fsync: a kill tears at most the batch's end.
-        self._file.write("".join(json.dumps(r, separators=(",", ":")) + "\n"
-                                 for r in new).encode())
+        self._file.write("".join(json.dumps(_strict_json(r), separators=(",", ":"),
+                                            allow_nan=False) + "\n" for r in new).encode())
         self._file.flush()
         os.fsync(self._file.fileno())
         self.records.extend(new)

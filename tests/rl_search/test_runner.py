@@ -341,3 +341,17 @@ def test_report_lists_best_designs_and_regenerates_plots(finished, tmp_path, cap
         assert str(run_dir / name) in text and (run_dir / name).exists()
     assert main(["report", str(run_dir), "--top", "3"]) == 0
     assert "top 3 designs" in capsys.readouterr().out
+
+
+def test_log_lines_are_strict_json_and_infinities_round_trip(tmp_path):
+    import json
+    import math
+
+    from rl_search.runner import _from_strict_json, _strict_json
+
+    rec = {"index": 0, "latency_ms": math.inf, "reward": -12.0, "lut_fraction": [0.5, math.nan]}
+    line = json.dumps(_strict_json(rec), allow_nan=False)
+    assert "Infinity" not in line and "NaN" not in line
+    back = _from_strict_json(json.loads(line))
+    assert back["latency_ms"] == math.inf and back["reward"] == -12.0
+    assert back["lut_fraction"] == [0.5, None]
