@@ -165,11 +165,13 @@ def cmd_hardware_list(args: argparse.Namespace) -> int:
         fpga = hw.fpga
         rows.append((name, "+".join(parts),
                      fpga.part if fpga else "", fpga.lut if fpga else "", fpga.dsp if fpga else "",
-                     fpga.bram36 if fpga else "", hw.description))
+                     fpga.bram36 if fpga else "", fpga.clock_mhz if fpga else "",
+                     hw.description))
     if args.json:
         print(json.dumps(entries, indent=2))
     else:
-        print(_table(("name", "components", "part", "LUT", "DSP", "BRAM36", "description"), rows))
+        print(_table(("name", "components", "part", "LUT", "DSP", "BRAM36", "MHz", "description"),
+                     rows))
     return 0
 
 
@@ -308,7 +310,7 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from rl_search.runner import RunInterrupted, explore
+    from rl_search.runner import RunInterrupted, accuracy_label, explore
 
     config, run_dir, resume = _explore_config(args)
     try:
@@ -336,6 +338,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
               f"({best['latency_ms'] / ref:.3f} x the all-8-bit design's {ref:.4g} ms), "
               f"accuracy {best['accuracy']:.4f} (drop {best['accuracy_drop']:.4f}), "
               f"max utilisation {best['max_utilisation']:.3f}")
+        print(f"  {accuracy_label(config)}")
     print(f"Pareto front: {len(result.pareto)} designs")
     print(f"run folder {run_dir}: " + " ".join(p.name for p in result.files.values()))
     print(f"next: codesign report {run_dir}")

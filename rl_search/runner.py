@@ -593,6 +593,13 @@ def _write_json(path: Path, data: Any) -> None:
 # ---------------------------------------------------------------------------------- plots
 
 
+def accuracy_label(config: RunConfig) -> str:
+    """What the run's accuracies are: the weight-free prior is labelled as an assumption."""
+    if config.oracle == "prior":
+        return "accuracy (weight-free prior: assumed, not measured)"
+    return f"accuracy (oracle {config.oracle})"
+
+
 def write_plots(run_dir: str | Path, records: Sequence[Mapping[str, Any]], config: RunConfig,
                 layer_names: Sequence[str] | None = None) -> dict[str, Path]:
     """Pareto front, best-so-far and best-design plots (PNG, Agg; pyplot's state untouched)."""
@@ -639,7 +646,7 @@ def write_plots(run_dir: str | Path, records: Sequence[Mapping[str, Any]], confi
         ax.axhline(baseline - config.max_accuracy_drop, color="0.3", ls=":", lw=1,
                    label="accuracy floor")
     ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("accuracy (oracle estimate)")
+    ax.set_ylabel(accuracy_label(config))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     save(fig, paths["pareto"])
@@ -856,7 +863,7 @@ def report(run_dir: str | Path, top: int = 10) -> str:
     lines = [f"run {run_dir}: {config.workload} on {config.target}, space {config.space}, "
              f"searcher {config.searcher} (seed {config.seed})",
              f"{len(records)} of {config.budget} evaluations ({status}), {feasible} feasible; "
-             f"objective: minimise {config.minimise}"
+             f"{accuracy_label(config)}; objective: minimise {config.minimise}"
              + (f", latency budget {config.latency_budget_ms:g} ms"
                 if config.latency_budget_ms is not None else "")
              + (f", max accuracy drop {config.max_accuracy_drop:g}"
