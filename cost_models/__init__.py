@@ -13,7 +13,6 @@ from cost_models.design import (
     DesignError,
     default_design,
     load_design,
-    stack_designs,
     uniform_design,
 )
 from cost_models.fpga import BatchResult, HeteroFpgaTarget
@@ -41,4 +40,4 @@ def evaluate_batch(workload: Workload, target: str | Path | Hardware | Target, w
 
 __all__ = ["BatchResult", "CostReport", "Design", "DesignError", "HeteroFpgaTarget", "LayerCost",
            "Target", "default_design", "evaluate", "evaluate_batch", "get_target",
-           "load_design", "register_target", "stack_designs", "target_names", "uniform_design"]
+           "load_design", "register_target", "target_names", "uniform_design"]

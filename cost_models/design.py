@@ -91,15 +91,6 @@ class Design:
         """The workload this design actually runs: low-rank layers where ranks are set."""
         return workload if self.rank is None else apply_ranks(workload, self.rank)
 
-    def with_layer(self, index: int, **changes: Any) -> Design:
-        """A copy with one layer's knobs changed (``weight_bits=``, ``act_bits=``, ...)."""
-        kwargs: dict[str, Any] = {}
-        for key, value in changes.items():
-            values = list(getattr(self, key))
-            values[index] = value
-            kwargs[key] = tuple(values)
-        return replace(self, **kwargs)
-
     # ---------------------------------------------------------------------------------- I/O
 
     def to_toml(self) -> str:
@@ -225,16 +216,3 @@ def load_design(path: str | Path, workload: Workload | None = None) -> Design:
     if problems or design is None:
         raise DesignError(f"design file {path}", problems)
     return design
-
-
-def stack_designs(designs: Sequence[Design]) -> dict[str, Any]:
-    """Per-layer knobs of many designs as 2-D numpy arrays ``[n_designs, n_layers]``; an unset
-    ``lut_fraction`` becomes NaN (solve the balance point)."""
-    import numpy as np
-
-    return {
-        "weight_bits": np.array([d.weight_bits for d in designs], dtype=np.int64),
-        "act_bits": np.array([d.act_bits for d in designs], dtype=np.int64),
-        "lut_fraction": np.array([[np.nan if f is None else f for f in d.lut_fraction]
-                                  for d in designs], dtype=np.float64),
-    }

@@ -19,8 +19,6 @@ from hwsim.errors import CodesignError, UnknownNameError
 from hwsim.ir import Workload
 from hwsim.spec import Hardware, list_hardware, load_hardware
 
-FIDELITIES = ("analytic", "cycle", "table")
-
 
 class Target(ABC):
     """Base of every target: one hardware preset, ``evaluate`` at some fidelities, a cache."""

@@ -23,7 +23,6 @@ minimum) act on the latency budget only; accuracy and resource budgets are alway
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,7 +33,7 @@ from cost_models.fpga import HeteroFpgaTarget
 from hwsim.errors import CodesignError
 from hwsim.fpga.resources import check_feasible, total_resources, utilisation
 from hwsim.ir.lowrank import apply_ranks
-from rl_search.spaces import DesignSpace
+from rl_search.spaces import HW_KNOBS, DesignSpace
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -139,7 +138,7 @@ class Problem:
             elif knob.kind == "rank":
                 x[j] = knob.n - 1  # dense
             elif knob.layer is None:
-                core, field, _ = _hw(knob.kind)
+                core, field, _ = HW_KNOBS[knob.kind]
                 base = getattr(self.space.lut_core if core == "lut" else self.space.dsp_core,
                                field)
                 x[j] = int(np.argmin([abs(c - base) for c in knob.choices]))
@@ -375,9 +374,3 @@ class Problem:
                 f"{budget:g} ms: the cheapest (every bit-width and rank at its minimum, best of "
                 f"{cheap['hardware_points']} hardware configuration(s)) takes "
                 f"{cheap['latency_ms']:.3f} ms at accuracy {cheap['accuracy']:.4f}")
-
-
-def _hw(kind: str) -> tuple[str, str, Sequence[int]]:
-    from rl_search.spaces import HW_KNOBS
-
-    return HW_KNOBS[kind]
