@@ -21,22 +21,26 @@ simulated DMA moves.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from cost_models.design import Design, DesignError, default_design
+from cost_models.batch import BatchCost, DesignBatch, KnobSpec
+from cost_models.design import Design, DesignError
 from cost_models.report import CostReport, LayerCost
 from cost_models.targets import Target, register_target
-from hwsim.errors import Problem
+from hwsim.errors import Problem, SpecError
 from hwsim.fpga import analytic
-from hwsim.fpga.resources import Resources, check_feasible, total_resources
+from hwsim.fpga.resources import (
+    Resources,
+    dsp_core_resources,
+    lut_core_resources,
+    shell_resources,
+)
 from hwsim.ir import Workload
-from hwsim.spec import DspCore, FpgaDevice, Hardware, LutCore
+from hwsim.spec import DspCore, Hardware, LutCore
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,26 +86,59 @@ def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
     return math.ceil(total)
 
 
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """Costs of many designs of one workload: float64/bool arrays of shape ``[n_designs]``.
+BALANCE_MODES = ("exact", "n3h-sweep")
+"""How an unset ``lut_fraction`` is chosen: the exact integer balance point, or N3H-Core's
+released 0.01 sweep (REFERENCE.md section 1)."""
+SPLIT_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
+"""The ``lut_fraction`` values a design space offers when it searches the split."""
+HARDWARE_CHOICES: dict[str, tuple[int, ...]] = {
+    # Ranges after N3H-Core's release (REFERENCE.md section 1): Dk in {64, 128, 192, 256}, Dm and
+    # Dn in 1..50 (a hardware-friendly subset here), Dl 1024..25600, Dr 1024..4096.
+    "lut_core.depth_bits": (64, 128, 192, 256),
+    "lut_core.rows": (1, 2, 4, 8, 12, 16),
+    "lut_core.cols": (2, 4, 8, 16, 24, 32),
+    "lut_core.act_buffer_depth": (1024, 2048, 4096, 8192),
+    "dsp_core.input_buffer_depth": (1024, 2048, 4096, 8192, 16384),
+    "dsp_core.weight_buffer_depth": (1024, 2048, 4096),
+}
+_HARDWARE_TEXT = {
+    "lut_core.depth_bits": "Dk, the LUT core's popcount width",
+    "lut_core.rows": "Dm, activation rows per LUT-core tile",
+    "lut_core.cols": "Dn, weight columns per LUT-core tile",
+    "lut_core.act_buffer_depth": "LMEM, the LUT core's activation buffer depth",
+    "dsp_core.input_buffer_depth": "Dl, the DSP core's input buffer depth",
+    "dsp_core.weight_buffer_depth": "Dr, the DSP core's weight buffer depth",
+}
+RESOURCE_LABELS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
+_RESOURCE_KEYS = tuple(RESOURCE_LABELS)
 
-    ``lut_fraction`` (``[n_designs, n_layers]``) holds the splits used: the given fractions,
-    and where the balance point was solved, the LUT core's share of the output channels of the
-    layer's largest GEMM, ``n_lut/(n*count)`` (:func:`hwsim.fpga.analytic.exact_balance`), so a
-    layer keeps work on the DSP core exactly when its solved fraction is below 1.
-    """
 
-    cycles: FloatArray
-    latency_ms: FloatArray
-    feasible: npt.NDArray[np.bool_]
-    lut_fraction: FloatArray
+def _resource_vector(r: Resources) -> npt.NDArray[np.int64]:
+    return np.array([getattr(r, k) for k in _RESOURCE_KEYS], dtype=np.int64)
+
+
+def _codes(columns: list[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Unique rows of ``columns`` (equal-length 1-D arrays): ``(first row of each unique
+    combination, inverse)``. Each column is ranked on its own and the ranks combined in mixed
+    radix: much faster than ``np.unique(axis=0)`` for the few columns of a hardware knob table."""
+    code = np.zeros(columns[0].shape[0], dtype=np.int64)
+    for col in columns:
+        _, rank = np.unique(col, return_inverse=True)
+        code = code * (int(rank.max()) + 1) + rank.reshape(-1)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 class HeteroFpgaTarget(Target):
-    """N3H-Core style FPGA: ``[fpga]`` + ``[dsp_core]`` + ``[lut_core]`` in the preset."""
+    """N3H-Core style FPGA: ``[fpga]`` + ``[dsp_core]`` + ``[lut_core]`` in the preset.
+
+    Knob table: per layer ``lut_fraction`` (the LUT core's share of output channels; unset =
+    the balance point), the design-wide ``balance`` option, and six core sizes (Dk, Dm, Dn,
+    LMEM of the LUT core; Dl, Dr of the DSP core) over N3H-Core's ranges.
+    """
 
     fidelities = ("analytic", "cycle")
+    mapping_options: ClassVar[dict[str, tuple[Any, ...]]] = {"balance": BALANCE_MODES}
 
     def __init__(self, hardware: Hardware) -> None:
         super().__init__(hardware)
@@ -109,16 +146,54 @@ class HeteroFpgaTarget(Target):
         self.device = hardware.fpga
         self.lut_core = hardware.lut_core
         self.dsp_core = hardware.dsp_core
+        self.max_bits = hardware.lut_core.max_bits
+        self._shell = _resource_vector(shell_resources(self.device))
+        self._limits = {k: getattr(self.device, k) for k in _RESOURCE_KEYS}
+        self._lut_cache: dict[tuple[Any, ...], tuple[LutCore, Any, Any]] = {}
+        self._dsp_cache: dict[tuple[Any, ...], tuple[DspCore, Any]] = {}
+        self._dsp_res: dict[tuple[DspCore, int], npt.NDArray[np.int64]] = {}
 
-    def default_design(self, workload: Workload) -> Design:
-        return default_design(workload)
+    # ------------------------------------------------------------------------ knob table
+
+    def mapping_knobs(self) -> tuple[KnobSpec, ...]:
+        return (KnobSpec("lut_fraction", "layer", SPLIT_LEVELS, None,
+                         "the LUT core's share of the layer's output channels (whole "
+                         "repetitions of a grouped GEMM); unset = the balance point"),)
+
+    def hardware_knobs(self) -> tuple[KnobSpec, ...]:
+        out = []
+        for name, choices in HARDWARE_CHOICES.items():
+            component, field = name.split(".")
+            out.append(KnobSpec(name, "hardware", choices,
+                                getattr(getattr(self.hardware, component), field),
+                                _HARDWARE_TEXT[name]))
+        return tuple(out)
+
+    def overridable(self) -> tuple[str, ...]:
+        return ("lut_core", "dsp_core")
+
+    def precision_note(self) -> str:
+        return ("the LUT core runs its share of channels at the design's weight bits; the DSP "
+                "core runs the rest at 8 bits")
 
     def cores(self, design: Design) -> tuple[LutCore, DspCore]:
-        return design.lut_core or self.lut_core, design.dsp_core or self.dsp_core
+        """The LUT and DSP cores ``design`` runs on (the preset's, overrides merged)."""
+        parts = self.components_for(design)
+        return parts["lut_core"], parts["dsp_core"]
 
-    # ------------------------------------------------------------------------------ checks
+    def _component_problems(self, components: dict[str, Any]) -> list[Problem]:
+        try:
+            analytic.hardware_rows([components["lut_core"]], [components["dsp_core"]])
+        except SpecError as exc:  # outside the analytic model's domain
+            problems = getattr(exc, "problems", None)
+            if problems:
+                return [dataclasses.replace(p, field=f"hardware.dsp_core.{p.field}")
+                        for p in problems]
+            return [Problem("hardware", str(exc), "the analytic model cannot describe it")]
+        return []
 
-    def _check_bits(self, workload: Workload, design: Design, lut: LutCore) -> None:
+    def _design_problems(self, design: Design) -> list[Problem]:
+        lut, _ = self.cores(design)
         problems = []
         limit = min(lut.max_bits, DSP_MAX_ACT_BITS)
         for name, wb, ab in zip(design.layer_names, design.weight_bits, design.act_bits,
@@ -129,47 +204,19 @@ class HeteroFpgaTarget(Target):
             if ab > limit:
                 problems.append(Problem(f"{name}.act_bits", ab,
                                         f"the cores support 1..{limit} activation bits"))
-        if problems:
-            raise DesignError(f"design for {workload.name!r} on {self.name!r}", problems)
+        return problems
 
-    # ------------------------------------------------------------------------------ balance
-
-    def solve_splits(self, workload: Workload, design: Design) -> list[float]:
-        """Per-layer ``lut_fraction``: the design's, or the balance point of the layer's largest
-        GEMM (the exact integer optimum as ``n_lut/(n*count)``, or N3H-Core's 0.01 sweep); a
-        GEMM of several independent repetitions balances whole repetitions, one of dependent
-        repetitions (an LSTM's steps) each step's channels."""
-        lut, dsp = self.cores(design)
-        fractions: list[float] = []
-        for i, layer in enumerate(workload.layers):
-            given = design.lut_fraction[i]
-            if given is not None:
-                fractions.append(float(given))
-                continue
-            g = max(layer.gemms(), key=lambda g: g.macs)
-            wb, ab = design.weight_bits[i], design.act_bits[i]
-            if design.balance == "n3h-sweep":
-                fractions.append(float(analytic.n3h_sweep_balance(g.m, g.n, g.k, wb, ab, lut,
-                                                                  dsp, count=g.count,
-                                                                  independent=g.independent)))
-            else:
-                n_lut, _ = analytic.exact_balance(g.m, g.n, g.k, wb, ab, lut, dsp,
-                                                  count=g.count, independent=g.independent)
-                fractions.append(int(n_lut) / (g.n * g.count))
-        return fractions
-
-    # ------------------------------------------------------------------------------ evaluate
+    # ------------------------------------------------------------------------ evaluate
 
     def _evaluate(self, workload: Workload, design: Design, fidelity: str) -> CostReport:
+        batch = self.evaluate_batch(workload, self.design_batch([design]))
+        fractions = batch.mapping["lut_fraction"][0]
         workload = design.apply_to(workload)
         lut, dsp = self.cores(design)
-        self._check_bits(workload, design, lut)
-        fractions = self.solve_splits(workload, design)
         layers: list[LayerCost] = []
         reasons: list[str] = []
-        dsp_act_max = 1
         for i, layer in enumerate(workload.layers):
-            wb, ab, rho = design.weight_bits[i], design.act_bits[i], fractions[i]
+            wb, ab, rho = design.weight_bits[i], design.act_bits[i], float(fractions[i])
             lut_total = dsp_total = cycles = 0.0
             traffic = lut_channels = 0
             stages: dict[str, Any] = {}
@@ -178,8 +225,6 @@ class HeteroFpgaTarget(Target):
             for g in gemms:
                 n_lut, c_lut, n_dsp, c_dsp = analytic.split_gemm(g.n, g.count, rho,
                                                                  g.independent)
-                if n_dsp * c_dsp:
-                    dsp_act_max = max(dsp_act_max, ab)
                 if g is main:
                     lut_channels = n_lut * c_lut
                 # each tier's cycles and bytes cover the whole GEMM, all its repetitions
@@ -218,79 +263,112 @@ class HeteroFpgaTarget(Target):
                 cycles += both
             layers.append(LayerCost(
                 name=layer.name, kind=layer.kind, m=main.m, n=main.n, k=main.k, count=main.count,
-                weight_bits=wb, act_bits=ab, lut_fraction=rho,
-                lut_channels=lut_channels, lut_cycles=lut_total, dsp_cycles=dsp_total,
-                cycles=cycles, bound="lut" if lut_total >= dsp_total else "dsp",
-                dram_bytes=traffic, stages=stages))
-        used = total_resources(self.device, dsp, lut, dsp_act_max)
-        fits, violations = check_feasible(used, self.device)
-        limits = {"lut": self.device.lut, "ff": self.device.ff, "dsp": self.device.dsp,
-                  "bram36": self.device.bram36, "uram": self.device.uram}
-        resources = {f.name: int(getattr(used, f.name)) for f in dataclasses.fields(Resources)
-                     if f.name in limits}
+                weight_bits=wb, act_bits=ab, cycles=cycles,
+                units={"dsp_core": dsp_total, "lut_core": lut_total},
+                bound="lut_core" if lut_total >= dsp_total else "dsp_core",
+                mapping={"lut_fraction": rho, "lut_channels": lut_channels},
+                dram_bytes=traffic,
+                rank=None if design.rank is None else design.rank[i], details=stages))
+        resources = {k: int(v[0]) for k, v in batch.resources.items()}
+        violations = batch.violations(0)
         notes = ("analytic: N3H-Core's released latency equations (REFERENCE.md section 1); "
                  "DRAM bytes first-order",) if fidelity == "analytic" else (
                  "cycle: stage-level simulation with a shared DRAM port (hwsim.fpga.cycle)",)
         return CostReport(
             target=self.name, workload=workload.name, fidelity=fidelity,
             clock_mhz=self.device.clock_mhz, layers=tuple(layers), resources=resources,
-            limits=limits, feasible=fits and not reasons,
-            violations=tuple(violations) + tuple(dict.fromkeys(reasons)), notes=notes)
+            limits=dict(self._limits), feasible=not violations and not reasons,
+            violations=tuple(violations) + tuple(dict.fromkeys(reasons)), notes=notes,
+            hardware={"lut_core": dataclasses.asdict(lut), "dsp_core": dataclasses.asdict(dsp)})
 
-    # ------------------------------------------------------------------------------ batch
+    # ------------------------------------------------------------------------ batch
 
-    def evaluate_batch(self, workload: Workload, weight_bits: Any, act_bits: Any,
-                       lut_fraction: Any | None = None, *, lut_core: LutCore | None = None,
-                       dsp_core: DspCore | None = None) -> BatchResult:
-        """Analytic cost of many designs at once (the search inner loop).
+    def _lut_entry(self, fields: tuple[tuple[str, Any], ...]) -> tuple[LutCore, Any, Any]:
+        hit = self._lut_cache.get(fields)
+        if hit is None:
+            core = dataclasses.replace(self.lut_core, **dict(fields)) if fields else self.lut_core
+            row, _ = analytic.hardware_rows([core], [self.dsp_core])
+            hit = (core, row[0], _resource_vector(lut_core_resources(core)))
+            self._lut_cache[fields] = hit
+        return hit
 
-        :param weight_bits, act_bits: int arrays ``[n_designs, n_layers]``.
-        :param lut_fraction: float array of the same shape; NaN (or ``None`` for all) solves
-            that layer's exact balance point (on its largest GEMM, by whole repetitions when
-            that GEMM has several independent ones).
-        :param lut_core, dsp_core: core sizes shared by the batch (default: the preset's).
-        """
-        lut = lut_core or self.lut_core
-        dsp = dsp_core or self.dsp_core
-        wb = np.atleast_2d(np.asarray(weight_bits, dtype=np.int64))
-        ab = np.atleast_2d(np.asarray(act_bits, dtype=np.int64))
-        rho = (np.full(wb.shape, np.nan) if lut_fraction is None
-               else np.atleast_2d(np.asarray(lut_fraction, dtype=np.float64)).copy())
+    def _dsp_entry(self, fields: tuple[tuple[str, Any], ...]) -> tuple[DspCore, Any]:
+        hit = self._dsp_cache.get(fields)
+        if hit is None:
+            core = dataclasses.replace(self.dsp_core, **dict(fields)) if fields else self.dsp_core
+            _, row = analytic.hardware_rows([self.lut_core], [core])
+            hit = (core, row[0])
+            self._dsp_cache[fields] = hit
+        return hit
+
+    def _core_rows(self, batch: DesignBatch, component: str
+                   ) -> tuple[list[Any], npt.NDArray[np.int64]]:
+        """Per design, the index of its ``component`` among the unique cores of the batch, and
+        those cores' cache entries (one Python step per unique core, not per design)."""
+        names = sorted(k for k in batch.hardware if k.startswith(component + "."))
+        entry = self._lut_entry if component == "lut_core" else self._dsp_entry
+        if not names:
+            return [entry(())], np.zeros(len(batch), dtype=np.int64)
+        cols = [batch.hardware[k] for k in names]
+        first, inverse = _codes(cols)
+        fields = [n.split(".", 1)[1] for n in names]
+        entries = [entry(tuple((f, c[i].item()) for f, c in zip(fields, cols, strict=True)))
+                   for i in first]
+        return entries, inverse
+
+    def _evaluate_batch(self, workload: Workload, batch: DesignBatch) -> BatchCost:
         arrays = workload.to_arrays()
-        missing = np.isnan(rho)
-        if missing.any():
-            main = _main_gemms(workload)
-            d_idx, l_idx = np.nonzero(missing)
-            g = main[l_idx]
-            n, reps = arrays.n[g], arrays.count[g]
-            n_lut, _ = analytic.exact_balance(arrays.m[g], n, arrays.k[g], wb[d_idx, l_idx],
-                                              ab[d_idx, l_idx], lut, dsp, count=reps,
-                                              independent=arrays.independent[g])
-            rho[d_idx, l_idx] = n_lut / (n * reps)
-        cycles = analytic.batch_network_cycles(arrays, wb, ab, rho, lut, dsp)
-        feasible = np.isfinite(cycles)
-        # Resources depend on the designs only through the widest activation on the DSP core,
-        # over every GEMM that leaves it work (analytic.split_gemm, vectorised).
-        rho_g = rho[:, arrays.layer]
-        count = arrays.count
-        by_repetition = (count > 1) & (arrays.independent != 0)
-        dsp_share = np.where(by_repetition, count - np.rint(count * rho_g),
-                             np.rint(arrays.n * (1 - rho_g)))
-        widest = np.where(dsp_share > 0, ab[:, arrays.layer], 1).max(axis=1)
-        for bits in np.unique(widest):
-            if not _fits(self.device, dsp, lut, int(bits)):
-                feasible &= widest != bits
-        return BatchResult(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
-                           feasible=feasible, lut_fraction=rho)
+        luts, lut_of = self._core_rows(batch, "lut_core")
+        dsps, dsp_of = self._core_rows(batch, "dsp_core")
+        lut_rows = np.stack([e[1] for e in luts])[lut_of]
+        dsp_rows = np.stack([e[1] for e in dsps])[dsp_of]
+        rho = batch.mapping.get("lut_fraction")
+        if rho is None:
+            rho = np.full(batch.weight_bits.shape, np.nan)
+        wb, ab = batch.weight_bits, batch.act_bits
+        w_limit = min(e[0].max_bits for e in luts)
+        a_limit = min(w_limit, DSP_MAX_ACT_BITS)
+        if ab.max() > a_limit or wb.max() > w_limit:
+            field, value, limit = (("act_bits", ab.max(), a_limit) if ab.max() > a_limit
+                                   else ("weight_bits", wb.max(), w_limit))
+            raise DesignError(f"design batch on {self.name!r}", [Problem(
+                field, int(value), f"the cores of this batch run 1..{limit} bits")])
+        cycles, used_rho, widest, on_dsp = analytic.batch_designs(
+            arrays, _main_gemms(workload), wb, ab, rho, lut_rows, dsp_rows,
+            balance=batch.options.get("balance", "exact"))
+        # Resources: shell + LUT core + DSP core at the widest activation it runs.
+        lut_res = np.stack([e[2] for e in luts])[lut_of]
+        pair, pair_of = np.unique(dsp_of * 64 + widest, return_inverse=True)
+        dsp_res = np.stack([self._dsp_resources(dsps[int(p) // 64][0], int(p) % 64)
+                            for p in pair])[pair_of.reshape(-1)]
+        used = self._shell + lut_res + dsp_res
+        resources = {k: used[:, j] for j, k in enumerate(_RESOURCE_KEYS)}
+        limits = np.array([self._limits[k] for k in _RESOURCE_KEYS])
+        runnable = np.isfinite(cycles)
+        feasible = runnable & (used <= limits).all(axis=1)
+        return BatchCost(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
+                         runnable=runnable, feasible=feasible, resources=resources,
+                         limits=dict(self._limits), labels=RESOURCE_LABELS,
+                         mapping={"lut_fraction": used_rho}, precision_share=used_rho,
+                         details={"dsp_act_bits": np.where(on_dsp == 1, ab, 1)})
 
+    def fits_with_dsp_act(self, lut: LutCore, dsp: DspCore, act_bits_max: int) -> bool:
+        """Whether cores ``lut`` and ``dsp``, the DSP core running activations of at most
+        ``act_bits_max`` bits, fit the device (the same charge as :meth:`evaluate_batch`)."""
+        used = self._shell + _resource_vector(lut_core_resources(lut)) + self._dsp_resources(
+            dsp, act_bits_max)
+        return bool((used <= np.array([self._limits[k] for k in _RESOURCE_KEYS])).all())
 
-@functools.lru_cache(maxsize=4096)
-def _fits(device: FpgaDevice, dsp: DspCore, lut: LutCore, act_bits_max: int) -> bool:
-    return check_feasible(total_resources(device, dsp, lut, act_bits_max), device)[0]
+    def _dsp_resources(self, core: DspCore, act_bits_max: int) -> npt.NDArray[np.int64]:
+        key = (core, act_bits_max)
+        hit = self._dsp_res.get(key)
+        if hit is None:
+            hit = _resource_vector(dsp_core_resources(core, act_bits_max))
+            self._dsp_res[key] = hit
+        return hit
 
 
 _MAIN_GEMMS: dict[int, tuple[Workload, npt.NDArray[np.int64]]] = {}
-
 
 def _main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
     """Index (into ``to_arrays()``) of each layer's largest GEMM, cached per workload object

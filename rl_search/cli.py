@@ -196,33 +196,83 @@ def cmd_hardware_show(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------- estimate
 
 
+def _option_pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options; values read as int, float or text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CodesignError(f"{flag} expects KEY=VALUE, got {item!r}")
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
+def _unit_label(unit: str) -> str:
+    return unit.replace("_core", "").upper() + " cycles"
+
+
+def _mapping_cell(value: Any) -> object:
+    return f"{value:.3f}" if isinstance(value, float) else value
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     import cost_models
 
     wl = load_workload(args.workload, _parse_params(args.param))
     target = cost_models.get_target(args.target)
-    if args.design:
-        design = cost_models.load_design(args.design, wl)
-    else:
-        design = cost_models.default_design(wl, balance=args.balance)
+    design = (cost_models.load_design(args.design, wl) if args.design
+              else target.default_design(wl))
+    options = _option_pairs(args.option, "--option")
+    if args.balance is not None:
+        options["balance"] = args.balance
+    if options:
+        design = design.with_changes(options=options)
     report = target.evaluate(wl, design, fidelity=args.fidelity)
     if args.json:
         print(report.to_json())
         return 0 if report.feasible or not args.strict else 1
     print(f"{wl.name} on {report.target} ({report.fidelity}): {report.total_cycles:,.0f} cycles = "
           f"{report.latency_ms:.3f} ms at {report.clock_mhz:g} MHz")
+    units, maps = report.unit_names, report.mapping_names
+    ranked = any(layer.rank is not None for layer in report.layers)
+    energy = report.energy_pj is not None
     rows = []
     for i, layer in enumerate(report.layers):
-        rows.append((i, layer.name, f"{layer.m}x{layer.n}x{layer.k}"
-                     + (f" x{layer.count}" if layer.count > 1 else ""),
-                     f"W{layer.weight_bits}A{layer.act_bits}", f"{layer.lut_fraction:.3f}",
-                     layer.lut_channels, round(layer.dsp_cycles), round(layer.lut_cycles),
-                     round(layer.cycles), layer.bound.upper(), round(layer.dram_bytes / 1024)))
+        row: list[object] = [i, layer.name, f"{layer.m}x{layer.n}x{layer.k}"
+                             + (f" x{layer.count}" if layer.count > 1 else ""),
+                             f"W{layer.weight_bits}A{layer.act_bits}"]
+        if ranked:
+            row.append("-" if layer.rank is None else layer.rank)
+        row += [_mapping_cell(layer.mapping.get(m, "-")) for m in maps]
+        row += [round(layer.units.get(u, 0.0)) for u in units]
+        row += [round(layer.cycles), layer.bound.replace("_core", "").upper() or "-",
+                round(layer.dram_bytes / 1024)]
+        if energy:
+            row.append(round((layer.energy_pj or 0.0) / 1e6, 3))
+        rows.append(row)
+    headers = ["#", "layer", "m x n x k", "bits", *(["rank"] if ranked else []), *maps,
+               *(_unit_label(u) for u in units), "cycles", "bound", "DRAM KiB",
+               *(["energy uJ"] if energy else [])]
     print()
-    print(_table(("#", "layer", "m x n x k", "bits", "lut_frac", "LUT ch", "DSP cycles",
-                  "LUT cycles", "cycles", "bound", "DRAM KiB"), rows))
+    print(_table(headers, rows))
     print(f"\ntotal: {report.total_cycles:,.0f} cycles, {report.latency_ms:.3f} ms, "
-          f"{report.dram_bytes / 2**20:,.1f} MiB DRAM traffic")
+          f"{report.dram_bytes / 2**20:,.1f} MiB DRAM traffic"
+          + (f", {report.energy_pj / 1e6:,.1f} uJ" if report.energy_pj is not None else ""))
+    if report.hardware:
+        print("\nhardware used (preset, with the design's overrides):")
+        for component, fields in report.hardware.items():
+            changed = design.overrides(component)
+            print(f"  [{component}] " + ", ".join(
+                f"{k}={v}" + ("*" if k in changed else "") for k, v in fields.items()))
+        if design.hardware:
+            print("  (* = set by the design)")
     print("\nresources (used / limit):")
     res_rows = [(key.upper(), used, report.limits[key],
                  f"{100 * used / report.limits[key]:.1f}%" if report.limits[key] else "-")
@@ -435,9 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hardware preset with a cost model (e.g. n3h-pynq-z2) or a .toml file")
     p.add_argument("--design", help="design .toml (default: first/last W8A8, others W4A4, "
                    "each layer at its balance point)")
-    p.add_argument("--balance", choices=("exact", "n3h-sweep"), default="exact",
-                   help="balance-point rule of the default design")
-    p.add_argument("--fidelity", choices=("analytic", "cycle"), default="analytic")
+    p.add_argument("--balance", choices=("exact", "n3h-sweep"), default=None,
+                   help="FPGA targets: how unset splits are solved (the design's [mapping] "
+                   "balance option)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a design-wide mapping option of the target (see 'codesign hardware "
+                   "show')")
+    p.add_argument("--fidelity", default="analytic",
+                   help="a fidelity the target offers (analytic, cycle, ...)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--strict", action="store_true", help="exit 1 when the design is infeasible")
     p.set_defaults(func=cmd_estimate)

@@ -20,9 +20,9 @@ from gymnasium import spaces
 
 from hwsim.errors import CodesignError
 from rl_search.factory import make_problem
-from rl_search.problem import BatchEvaluation, Objective, Problem
+from rl_search.problem import Objective, Problem
 from rl_search.searchers.base import EvaluateFn
-from rl_search.spaces import HW_KNOBS
+from rl_search.spaces import KINDS
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -30,9 +30,10 @@ FloatArray = npt.NDArray[np.float32]
 FORMS = ("sequential", "oneshot")
 ACTIONS = ("box", "discrete")
 BIT_KINDS = ("weight_bits", "act_bits")
-KIND_VOCAB: tuple[str, ...] = ("weight_bits", "act_bits", "lut_fraction", "rank", *HW_KNOBS)
+KIND_VOCAB: tuple[str, ...] = KINDS
 """Every knob kind any space has, in a fixed order, so the sequential observation has the same
-layout on every workload and space (a trained agent transfers across workloads)."""
+layout on every workload, space and target (a trained agent transfers across workloads). Which
+hardware or mapping knob a step sets is told by the ``knob_slot`` column."""
 LAYER_FEATURES = ("is_depthwise", "c_in", "c_out", "stride", "kernel", "weights", "in_area",
                   "layer_index", "log_macs")
 """Columns of :meth:`~rl_search.spaces.DesignSpace.layer_features`."""
@@ -42,7 +43,7 @@ _OBJECTIVE_FIELDS = frozenset(f.name for f in dataclasses.fields(Objective))
 def observation_layout(mode: str) -> tuple[str, ...]:
     """Names of the sequential observation's columns under constraint mode ``mode``."""
     cols = [f"layer.{f}" for f in LAYER_FEATURES] + [f"kind.{k}" for k in KIND_VOCAB]
-    cols += ["step", "previous_action"]
+    cols += ["knob_slot", "step", "previous_action"]
     if mode == "clamp":
         cols.append("latency_floor")
     return tuple(cols)
@@ -89,10 +90,13 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
     * 0-8: HAQ's features of the knob's layer, min-max normalised across layers
       (is-depthwise, c_in, c_out, stride, kernel, #weights, input area, layer index, log
       MACs); zeros for hardware knobs.
-    * 9-18: one-hot knob kind over :data:`KIND_VOCAB` (bits, split, rank, six hardware knobs).
-    * 19: step index / number of knobs (1 on the terminal observation).
-    * 20: the previous decision, ``index / (n - 1)`` of the previous knob (0 on the first step).
-    * 21, clamp mode only: the latency of the decided prefix with every undecided bit knob at
+    * 9-13: one-hot knob kind over :data:`KIND_VOCAB` (weight bits, activation bits, rank, a
+      mapping knob of the target, a hardware knob of the target).
+    * 14: which of the target's hardware (or mapping) knobs this is: its position in the
+      target's knob table over the table's length (0 for compression knobs).
+    * 15: step index / number of knobs (1 on the terminal observation).
+    * 16: the previous decision, ``index / (n - 1)`` of the previous knob (0 on the first step).
+    * 17, clamp mode only: the latency of the decided prefix with every undecided bit knob at
       its minimum, over the latency budget, clipped to 2 and halved (AMC's "cost so far").
 
     The layout is the same for every workload and space, so an agent trained on one network can
@@ -254,17 +258,23 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
     def _static_rows(self, layer_feats: npt.NDArray[np.float32]) -> FloatArray:
         """Observation rows of every step (and the terminal one) with the dynamic columns 0."""
         n_layer, n_kind = len(LAYER_FEATURES), len(KIND_VOCAB)
+        target = self.problem.target
+        table = {"hardware": [k.name for k in target.hardware_knobs()],
+                 "mapping": [k.name for k in target.mapping_knobs()]}
         rows = np.zeros((self._n + 1, len(self.layout)), dtype=np.float32)
         for j, knob in enumerate(self.space.knobs):
             if knob.layer is not None:
                 rows[j, :n_layer] = layer_feats[knob.layer]
             rows[j, n_layer + KIND_VOCAB.index(knob.kind)] = 1.0
-        rows[:, n_layer + n_kind] = np.arange(self._n + 1) / self._n
+            names = table.get(knob.kind)
+            if names:
+                rows[j, n_layer + n_kind] = (names.index(knob.key) + 1) / len(names)
+        rows[:, n_layer + n_kind + 1] = np.arange(self._n + 1) / self._n
         return rows
 
     def _observation(self) -> FloatArray:
         obs = self._rows[self._j].copy()
-        obs[len(LAYER_FEATURES) + len(KIND_VOCAB) + 1] = self._prev
+        obs[len(LAYER_FEATURES) + len(KIND_VOCAB) + 2] = self._prev
         if self._clamp:
             obs[-1] = self._floor
         return obs
@@ -277,8 +287,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         if self.action_kind == "box":
             if not -1.0 <= v <= 1.0:  # NaN fails both comparisons
                 self._bad += 1
-                v = -1.0 if math.isnan(v) else min(max(v, -1.0), 1.0)
-            return min(int((v + 1.0) * 0.5 * n), n - 1)
+            return self.space.knob_index_from_unit(self._j, (v + 1.0) * 0.5)
         if not (0.0 <= v < self._max_n and v == int(v)):
             self._bad += 1
             v = 0.0 if math.isnan(v) else min(max(v, 0.0), self._max_n - 1.0)
@@ -302,52 +311,18 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         return min(latency_ms / self._budget, 2.0) / 2.0 if np.isfinite(latency_ms) else 1.0
 
     def _clamp_step(self, j: int, idx: int) -> int:
-        """AMC's clamp of knob ``j`` (:meth:`Problem.clamp` semantics): the largest choice not
-        above ``idx`` such that the decided prefix, completed with every later bit knob at its
-        minimum, meets the latency budget (the lowest choice when none does)."""
-        assert self._budget is not None
-        if not self._is_bit[j]:
-            trial = self._x[None, :].copy()
-            trial[0, j] = idx
-            self._floor = self._floor_value(self.problem.latency_ms(trial)[0])
-            return idx
-        trial = np.repeat(self._x[None, :], idx + 1, axis=0)
-        trial[:, j] = np.arange(idx + 1)
-        latency = self.problem.latency_ms(trial)
-        ok = np.nonzero(latency <= self._budget)[0]
-        best = int(ok[-1]) if ok.size else 0
-        self._floor = self._floor_value(latency[best])
-        return best
+        """AMC's clamp of knob ``j`` (:meth:`Problem.clamp_knob`) on the decided prefix, the
+        undecided knobs at their fillers; updates the "cost so far" column."""
+        best, latency = self.problem.clamp_knob(self._x[None, :], j, idx)
+        self._floor = self._floor_value(float(latency[0]))
+        return int(best[0])
 
     def _finish(self) -> tuple[float, dict[str, Any]]:
         ev = self._evaluate(self._x[None, :].copy())
         info = ev.row(0)
-        info["violations"] = [] if info["feasible"] else self._violations(ev)
+        info["violations"] = [] if info["feasible"] else self.problem.violations(ev, 0)
         info["bad_actions"] = self._bad
         return float(ev.reward[0]), info
-
-    def _violations(self, ev: BatchEvaluation) -> list[str]:
-        """The violated limits of an infeasible design, named as :meth:`Problem.evaluate` does,
-        without evaluating it again (that would spend budget)."""
-        obj = self.problem.objective
-        out: list[str] = []
-        latency = float(ev.latency_ms[0])
-        if not np.isfinite(latency):
-            out.append("a layer cannot run on the cores (infinite latency)")
-        if obj.require_fit and not ev.fits[0]:
-            design = self.space.decode(ev.x[0])
-            lut = design.lut_core or self.space.lut_core
-            dsp = design.dsp_core or self.space.dsp_core
-            on_dsp = ev.lut_fraction[0] < 1.0
-            act = np.asarray(design.act_bits)
-            act_max = int(act[on_dsp].max()) if on_dsp.any() else 1
-            out += self.problem.resources(lut, dsp, act_max)[2]
-        if obj.latency_budget_ms is not None and latency > obj.latency_budget_ms:
-            out.append(f"latency {latency:.3f} ms > budget {obj.latency_budget_ms:g} ms")
-        drop = float(ev.accuracy_drop[0])
-        if obj.max_accuracy_drop is not None and drop > obj.max_accuracy_drop:
-            out.append(f"accuracy drop {drop:.4f} > budget {obj.max_accuracy_drop:g}")
-        return out
 
 
 def _objective(objective: Objective | None, options: dict[str, Any]) -> Objective | None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cost_models import get_target
-from cost_models.fpga import HeteroFpgaTarget
+from cost_models import Target, get_target
 from hwsim.errors import CodesignError
 from hwsim.ir import Workload, zoo
 from rl_search.problem import Objective, Problem
@@ -37,7 +36,7 @@ def resolve_oracle(oracle: Any, workload: Workload) -> Any:
 
 
 def make_problem(workload: str | Path | Workload = "resnet18",
-                 target: str | Path | HeteroFpgaTarget = "n3h-zcu102", space: str = "n3h", *,
+                 target: str | Path | Target = "n3h-zcu102", space: str = "n3h", *,
                  oracle: Any = "prior", objective: Objective | None = None,
                  **space_options: Any) -> Problem:
     """A problem from names: zoo workload (or TOML path), target preset, space preset, oracle.
@@ -47,8 +46,5 @@ def make_problem(workload: str | Path | Workload = "resnet18",
     """
     wl = resolve_workload(workload)
     tgt = get_target(target)
-    if not isinstance(tgt, HeteroFpgaTarget):
-        raise CodesignError(f"design-space exploration needs a heterogeneous FPGA target, "
-                            f"not {tgt.name!r}")
-    sp = make_space(space, wl, tgt.lut_core, tgt.dsp_core, **space_options)
+    sp = make_space(space, wl, tgt, **space_options)
     return Problem(sp, tgt, resolve_oracle(oracle, wl), objective or Objective())

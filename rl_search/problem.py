@@ -29,11 +29,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from cost_models.fpga import HeteroFpgaTarget
+from cost_models import BatchCost, Target
 from hwsim.errors import CodesignError
-from hwsim.fpga.resources import check_feasible, total_resources, utilisation
-from hwsim.ir.lowrank import apply_ranks
-from rl_search.spaces import HW_KNOBS, DesignSpace
+from rl_search.spaces import DesignSpace
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -86,17 +84,24 @@ class Objective:
 
 @dataclass(frozen=True, slots=True)
 class BatchEvaluation:
-    """Evaluations of ``n`` points (all arrays have first dimension ``n``)."""
+    """Evaluations of ``n`` points (all arrays have first dimension ``n``).
+
+    ``mapping`` holds the per-layer mapping the target used (``{"lut_fraction": [n, L]}`` on
+    the FPGA, balance points solved). ``cost`` is the target's batch result, kept so that
+    violated limits can be named without evaluating again; it is ``None`` for evaluations read
+    back from a run log.
+    """
 
     x: IntArray              # the points evaluated (after repair/clamp)
     latency_ms: FloatArray
     accuracy: FloatArray
     accuracy_drop: FloatArray
-    max_utilisation: FloatArray  # max over LUT, FF, DSP, BRAM36 of used / available
+    max_utilisation: FloatArray  # max over the target's resources of used / available
     fits: BoolArray          # resources fit and every layer can run
     feasible: BoolArray      # fits and every budget holds
     reward: FloatArray
-    lut_fraction: FloatArray  # [n, L] the splits used (balance points solved)
+    mapping: dict[str, FloatArray]
+    cost: BatchCost | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -108,19 +113,56 @@ class BatchEvaluation:
                 "max_utilisation": float(self.max_utilisation[i]), "fits": bool(self.fits[i]),
                 "feasible": bool(self.feasible[i]), "reward": float(self.reward[i])}
 
+    def take(self, rows: Any) -> BatchEvaluation:
+        """The evaluations at ``rows`` (a slice or an index array)."""
+        idx = np.arange(len(self))[rows]
+        cost = None if self.cost is None else _take_cost(self.cost, idx)
+        return BatchEvaluation(
+            x=self.x[idx], latency_ms=self.latency_ms[idx], accuracy=self.accuracy[idx],
+            accuracy_drop=self.accuracy_drop[idx], max_utilisation=self.max_utilisation[idx],
+            fits=self.fits[idx], feasible=self.feasible[idx], reward=self.reward[idx],
+            mapping={k: v[idx] for k, v in self.mapping.items()}, cost=cost)
+
+    @staticmethod
+    def concat(parts: list[BatchEvaluation]) -> BatchEvaluation:
+        """The parts one after another (``cost`` kept only when every part has one)."""
+        def cat(name: str) -> Any:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        costs = [p.cost for p in parts]
+        return BatchEvaluation(
+            x=cat("x"), latency_ms=cat("latency_ms"), accuracy=cat("accuracy"),
+            accuracy_drop=cat("accuracy_drop"), max_utilisation=cat("max_utilisation"),
+            fits=cat("fits"), feasible=cat("feasible"), reward=cat("reward"),
+            mapping={k: np.concatenate([p.mapping[k] for p in parts]) for k in parts[0].mapping},
+            cost=BatchCost.concat(costs) if all(c is not None for c in costs) else None)
+
+
+def _take_cost(cost: BatchCost, idx: IntArray) -> BatchCost:
+    return BatchCost(cycles=cost.cycles[idx], latency_ms=cost.latency_ms[idx],
+                     runnable=cost.runnable[idx], feasible=cost.feasible[idx],
+                     resources={k: v[idx] for k, v in cost.resources.items()},
+                     limits=cost.limits, labels=cost.labels,
+                     mapping={k: v[idx] for k, v in cost.mapping.items()},
+                     precision_share=cost.precision_share[idx],
+                     details={k: v[idx] for k, v in cost.details.items()})
+
 
 class Problem:
-    """Space + target + oracle + objective: evaluates design points in batches."""
+    """Space + target + oracle + objective: evaluates design points in batches.
 
-    def __init__(self, space: DesignSpace, target: HeteroFpgaTarget, oracle: BatchOracle,
+    It talks to the target only through :meth:`cost_models.Target.evaluate_batch`, so it works
+    on every registered hardware family. The constraint modes (repair, clamp) and the naming
+    of violated limits live here, once, for the searchers and the environment alike.
+    """
+
+    def __init__(self, space: DesignSpace, target: Target, oracle: BatchOracle,
                  objective: Objective) -> None:
         self.space = space
         self.target = target
         self.oracle = oracle
         self.objective = objective
         self.evaluations = 0
-        self._resource_cache: dict[tuple[Any, ...], tuple[bool, float, list[str]]] = {}
-        self._workload_cache: dict[tuple[int, ...], Any] = {}
         # Reference latency: every bit knob at its largest choice, everything else at the base.
         ref = self._raw(self.max_bits_point()[None, :])
         self.reference_latency_ms = float(ref["latency_ms"][0])
@@ -130,86 +172,28 @@ class Problem:
                                     if k.kind in ("weight_bits", "act_bits")], dtype=np.int64)
 
     def max_bits_point(self) -> IntArray:
-        """Every bit knob at its largest choice, ranks dense, hardware knobs at the base cores."""
-        x = np.zeros(len(self.space), dtype=np.int64)
+        """Every bit knob at its largest choice, ranks dense, hardware knobs at the preset's
+        values, mapping knobs at their first choice."""
+        x = self.space.base_point()
         for j, knob in enumerate(self.space.knobs):
-            if knob.kind in ("weight_bits", "act_bits"):
-                x[j] = knob.n - 1
-            elif knob.kind == "rank":
-                x[j] = knob.n - 1  # dense
-            elif knob.layer is None:
-                core, field, _ = HW_KNOBS[knob.kind]
-                base = getattr(self.space.lut_core if core == "lut" else self.space.dsp_core,
-                               field)
-                x[j] = int(np.argmin([abs(c - base) for c in knob.choices]))
+            if knob.kind == "mapping":
+                x[j] = 0
         return x
 
     # ------------------------------------------------------------------ raw evaluation
 
-    def resources(self, lut: Any, dsp: Any, act_max: int) -> tuple[bool, float, list[str]]:
-        """``(fits, max utilisation, violated limits)`` of a pair of cores whose DSP core runs
-        activations of at most ``act_max`` bits (cached)."""
-        key = (lut, dsp, act_max)
-        hit = self._resource_cache.get(key)
-        if hit is None:
-            device = self.target.device
-            used = total_resources(device, dsp, lut, act_max)
-            fits, violations = check_feasible(used, device)
-            util = max(v for v in utilisation(used, device).values() if np.isfinite(v))
-            hit = (fits, float(util), violations)
-            self._resource_cache[key] = hit
-        return hit
-
-    def _workload(self, rank_row: tuple[int, ...]) -> Any:
-        wl = self._workload_cache.get(rank_row)
-        if wl is None:
-            if len(self._workload_cache) >= 4096:  # bounded: rank searches see many vectors
-                self._workload_cache.clear()
-            wl = (self.space.workload if not any(rank_row) else
-                  apply_ranks(self.space.workload, [r or None for r in rank_row]))
-            self._workload_cache[rank_row] = wl
-        return wl
-
-    @staticmethod
-    def _group_keys(d: dict[str, Any]) -> tuple[IntArray, int]:
-        """Rows sharing hardware knobs and ranks share one workload and one pair of cores."""
-        return np.concatenate([d["hw"], d["rank"]], axis=1), int(d["hw"].shape[1])
-
-    @staticmethod
-    def _groups(keys: IntArray) -> list[IntArray]:
-        if keys.shape[0] == 1 or keys.shape[1] == 0 or (keys == keys[0]).all():
-            return [np.arange(keys.shape[0])]
-        _, group = np.unique(keys, axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        return [np.nonzero(group == g)[0] for g in np.unique(group)]
+    def _cost(self, X: IntArray) -> BatchCost:
+        return self.target.evaluate_batch(self.space.workload, self.space.decode_batch(X))
 
     def _raw(self, X: IntArray) -> dict[str, Any]:
         """Latency, accuracy and resource fit of points, without budgets or repair."""
-        d = self.space.decode_batch(X)
-        n = X.shape[0]
-        latency = np.empty(n)
-        fits = np.empty(n, dtype=bool)
-        util = np.empty(n)
-        rho = d["lut_fraction"].copy()
-        keys, n_hw = self._group_keys(d)
-        for rows in self._groups(keys):
-            hw_row = d["hw"][rows[0]]
-            lut, dsp = self.space.cores_for(hw_row, d["hw_knobs"])
-            wl = self._workload(tuple(int(r) for r in keys[rows[0], n_hw:]))
-            res = self.target.evaluate_batch(wl, d["weight_bits"][rows], d["act_bits"][rows],
-                                             rho[rows], lut_core=lut, dsp_core=dsp)
-            latency[rows] = res.latency_ms
-            rho[rows] = res.lut_fraction
-            for r in rows:
-                dsp_used = rho[r] < 1.0  # layers with channels left on the DSP core
-                act_max = int(d["act_bits"][r][dsp_used].max()) if dsp_used.any() else 1
-                ok, u, _ = self.resources(lut, dsp, act_max)
-                fits[r] = ok and np.isfinite(latency[r])
-                util[r] = u
-        rank = d["rank"] if d["rank"].any() else None
-        acc = np.asarray(self.oracle.estimate_batch(d["weight_bits"], d["act_bits"], rho, rank),
+        batch = self.space.decode_batch(X)
+        cost = self.target.evaluate_batch(self.space.workload, batch)
+        acc = np.asarray(self.oracle.estimate_batch(batch.weight_bits, batch.act_bits,
+                                                    cost.precision_share, batch.rank),
                          dtype=np.float64)
-        return {"latency_ms": latency, "fits": fits, "util": util, "accuracy": acc, "rho": rho}
+        return {"latency_ms": cost.latency_ms, "fits": cost.feasible,
+                "util": cost.max_utilisation, "accuracy": acc, "cost": cost}
 
     # ------------------------------------------------------------------ budgets and reward
 
@@ -234,9 +218,10 @@ class Problem:
         else:
             good = -drop
         reward = np.where(feasible, good, -2.0 - excess)
+        cost: BatchCost = raw["cost"]
         return BatchEvaluation(x=X, latency_ms=latency, accuracy=acc, accuracy_drop=drop,
                                max_utilisation=raw["util"], fits=raw["fits"], feasible=feasible,
-                               reward=reward, lut_fraction=raw["rho"])
+                               reward=reward, mapping=dict(cost.mapping), cost=cost)
 
     # ------------------------------------------------------------------ public
 
@@ -257,35 +242,33 @@ class Problem:
         """One point, with the full cost breakdown (violated limits named)."""
         ev = self.evaluate_batch(np.asarray(x)[None, :])
         out = ev.row(0)
-        design = self.space.decode(ev.x[0])
-        lut = design.lut_core or self.space.lut_core
-        dsp = design.dsp_core or self.space.dsp_core
-        _, _, violations = self.resources(lut, dsp, int(max(design.act_bits)))
-        out["violations"] = violations if self.objective.require_fit else []
-        if self.objective.latency_budget_ms is not None and (
-                out["latency_ms"] > self.objective.latency_budget_ms):
-            out["violations"].append(f"latency {out['latency_ms']:.3f} ms > budget "
-                                     f"{self.objective.latency_budget_ms:g} ms")
-        if self.objective.max_accuracy_drop is not None and (
-                out["accuracy_drop"] > self.objective.max_accuracy_drop):
-            out["violations"].append(f"accuracy drop {out['accuracy_drop']:.4f} > budget "
-                                     f"{self.objective.max_accuracy_drop:g}")
-        out["lut_fraction"] = [float(v) for v in ev.lut_fraction[0]]
+        out["violations"] = self.violations(ev, 0)
+        out["mapping"] = {k: [float(v) for v in values[0]] for k, values in ev.mapping.items()}
+        return out
+
+    def violations(self, ev: BatchEvaluation, i: int) -> list[str]:
+        """The limits and budgets evaluation ``i`` of ``ev`` violates, one line each (empty
+        when it is feasible). Uses the target's batch result kept in ``ev`` (evaluating the
+        point again, uncounted, when ``ev`` was read back from a log)."""
+        obj = self.objective
+        out: list[str] = []
+        latency = float(ev.latency_ms[i])
+        if not np.isfinite(latency):
+            out.append("a layer cannot run on the hardware (infinite latency)")
+        if obj.require_fit:
+            cost = ev.cost if ev.cost is not None else self._cost(ev.x[i:i + 1])
+            out += cost.violations(i if ev.cost is not None else 0)
+        if obj.latency_budget_ms is not None and latency > obj.latency_budget_ms:
+            out.append(f"latency {latency:.3f} ms > budget {obj.latency_budget_ms:g} ms")
+        drop = float(ev.accuracy_drop[i])
+        if obj.max_accuracy_drop is not None and drop > obj.max_accuracy_drop:
+            out.append(f"accuracy drop {drop:.4f} > budget {obj.max_accuracy_drop:g}")
         return out
 
     def latency_ms(self, X: IntArray) -> FloatArray:
         """Latency of points as given (no repair, clamp, oracle or budget): what the repair
         and clamp modes and the environment's per-step clamp check against."""
-        d = self.space.decode_batch(X)
-        out = np.empty(X.shape[0])
-        keys, n_hw = self._group_keys(d)
-        for rows in self._groups(keys):
-            lut, dsp = self.space.cores_for(d["hw"][rows[0]], d["hw_knobs"])
-            wl = self._workload(tuple(int(r) for r in keys[rows[0], n_hw:]))
-            out[rows] = self.target.evaluate_batch(wl, d["weight_bits"][rows], d["act_bits"][rows],
-                                                   d["lut_fraction"][rows], lut_core=lut,
-                                                   dsp_core=dsp).latency_ms
-        return out
+        return self._cost(np.atleast_2d(X)).latency_ms
 
     def repair(self, X: IntArray) -> IntArray:
         """HAQ's repair: while over the latency budget, lower one bit-width step, walking the
@@ -315,26 +298,42 @@ class Problem:
 
     def clamp(self, X: IntArray, upto: int | None = None) -> IntArray:
         """AMC's per-step clamp: for each bit knob in decision order (up to knob index ``upto``;
-        all when None), the largest choice not above the requested one such that the design,
-        completed with every later bit knob at its minimum, meets the latency budget. Later
-        knobs are only assumed at their minimum while checking; they keep their values.
-        Vectorised over the points: one batch evaluation per bit knob."""
-        budget = self.objective.latency_budget_ms
-        assert budget is not None
+        all when None), :meth:`clamp_knob`. Vectorised over the points: one batch evaluation
+        per bit knob."""
         X = np.atleast_2d(X).copy()
         knobs = self._bit_knobs if upto is None else self._bit_knobs[self._bit_knobs <= upto]
         for j in knobs:
-            later = self._bit_knobs[self._bit_knobs > j]
-            reps = X[:, j] + 1
-            owner = np.repeat(np.arange(X.shape[0]), reps)
-            trial = X[owner].copy()
-            trial[:, j] = np.concatenate([np.arange(r) for r in reps])
-            trial[:, later] = 0
-            ok = self.latency_ms(trial) <= budget
-            best = np.zeros(X.shape[0], dtype=np.int64)
-            np.maximum.at(best, owner[ok], trial[ok, j])
-            X[:, j] = best
+            X[:, j] = self.clamp_knob(X, int(j), X[:, j])[0]
         return X
+
+    def clamp_knob(self, X: IntArray, j: int, requested: Any) -> tuple[IntArray, FloatArray]:
+        """AMC's clamp of knob ``j`` for each point of ``X``: the largest choice not above
+        ``requested`` such that the point, with choice ``j`` set and every later bit knob at its
+        minimum, meets the latency budget (the lowest choice when none does). Later knobs are
+        only assumed at their minimum while checking. A knob that is not a bit knob is not
+        clamped. Returns the choices and the latency each gives (what the environment shows as
+        its "cost so far")."""
+        budget = self.objective.latency_budget_ms
+        assert budget is not None
+        X = np.atleast_2d(X)
+        requested = np.broadcast_to(np.asarray(requested, dtype=np.int64), (X.shape[0],))
+        later = self._bit_knobs[self._bit_knobs > j]
+        if j not in self._bit_knobs:
+            trial = X.copy()
+            trial[:, j] = requested
+            trial[:, later] = 0
+            return requested.copy(), self.latency_ms(trial)
+        reps = requested + 1
+        owner = np.repeat(np.arange(X.shape[0]), reps)
+        trial = X[owner].copy()
+        trial[:, j] = np.concatenate([np.arange(r) for r in reps])
+        trial[:, later] = 0
+        latency = self.latency_ms(trial)
+        ok = latency <= budget
+        best = np.zeros(X.shape[0], dtype=np.int64)
+        np.maximum.at(best, owner[ok], trial[ok, j])
+        start = np.concatenate([[0], np.cumsum(reps)[:-1]])
+        return best, latency[start + best]
 
     def cheapest(self, max_hardware: int = 20_000, seed: int = 0) -> dict[str, Any]:
         """The lowest-latency point with every bit knob at its minimum and every rank at its

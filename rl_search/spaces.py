@@ -9,10 +9,15 @@ actions ``a`` in ``[0, 1]`` map to indices by HAQ's rounding
 
 Presets (:func:`make_space`):
 
-* ``n3h``: N3H-Core's space: six hardware knobs (Dk, Dm, Dn, LMEM of the LUT core; Dl, Dr of the
-  DSP core), then per layer weight bits and activation bits; the split is each layer's balance
-  point (``split="balance"``, as the release) or a knob per layer (``split="choose"``). The first
-  and last layers are pinned to W8A8 (``pin_edges``), as in the release.
+* ``n3h``: N3H-Core's space on any target: the target's hardware knobs (on the heterogeneous
+  FPGA: Dk, Dm, Dn, LMEM of the LUT core; Dl, Dr of the DSP core), then per layer weight bits and
+  activation bits; the per-layer mapping is the target's own choice (``split="balance"``: the
+  FPGA's balance point, as the release) or a knob per layer for each of the target's mapping
+  knobs (``split="choose"``). The first and last layers are pinned to W8A8 (``pin_edges``), as
+  in the release.
+
+Every space is built from the target's knob table (:meth:`cost_models.Target.hardware_knobs`,
+:meth:`~cost_models.Target.mapping_knobs`): nothing here knows a hardware family.
 * ``haq``: per-layer weight and activation bits on the target's fixed cores (HAQ, CVPR'19).
 * ``rank``: per-layer rank for every layer that can be factorised, from hardware-friendly
   multiples of ``rank_step`` (HALOC, REFERENCE.md section 5), or dense.
@@ -23,43 +28,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from cost_models.design import Design
+from cost_models import Design, DesignBatch, KnobSpec, Target
 from hwsim.errors import CodesignError, Problem, RecordError
 from hwsim.ir import Workload
 from hwsim.ir.lowrank import full_rank
-from hwsim.spec import DspCore, LutCore
 
 IntArray = npt.NDArray[np.int64]
 
-HW_KNOBS: dict[str, tuple[str, str, tuple[int, ...]]] = {
-    # name: (core, field, candidates). Ranges after N3H-Core's release (REFERENCE.md section 1):
-    # Dk in {64, 128, 192, 256}, Dm and Dn in 1..50 (a hardware-friendly subset here),
-    # Dl 1024..25600, Dr 1024..4096.
-    "lut_depth_bits": ("lut", "depth_bits", (64, 128, 192, 256)),
-    "lut_rows": ("lut", "rows", (1, 2, 4, 8, 12, 16)),
-    "lut_cols": ("lut", "cols", (2, 4, 8, 16, 24, 32)),
-    "lut_act_buffer_depth": ("lut", "act_buffer_depth", (1024, 2048, 4096, 8192)),
-    "dsp_input_buffer_depth": ("dsp", "input_buffer_depth", (1024, 2048, 4096, 8192, 16384)),
-    "dsp_weight_buffer_depth": ("dsp", "weight_buffer_depth", (1024, 2048, 4096)),
-}
-SPLIT_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
+KINDS = ("weight_bits", "act_bits", "rank", "mapping", "hardware")
+"""What a knob sets: compression (bits, rank), a per-layer mapping knob, or a hardware knob."""
 SPACE_NAMES = ("n3h", "haq", "rank", "haq+rank", "n3h+rank")
 
 
 @dataclass(frozen=True, slots=True)
 class Knob:
-    """One decision: ``kind`` names what it sets; ``layer`` is the layer index (None = hardware)."""
+    """One decision.
+
+    :param kind: one of :data:`KINDS`.
+    :param layer: the layer index (None for hardware knobs).
+    :param key: the target's knob name for ``mapping`` and ``hardware`` knobs
+        (``"lut_fraction"``, ``"lut_core.rows"``); the kind otherwise.
+    :param base_index: the choice a design takes when the knob is not being searched (the
+        preset's value, or the nearest choice, for hardware knobs; the last, densest, for rank).
+    """
 
     name: str
     kind: str
     choices: tuple[Any, ...]
     layer: int | None = None
+    key: str = ""
+    base_index: int = 0
 
     @property
     def n(self) -> int:
@@ -67,24 +71,25 @@ class Knob:
 
 
 class DesignSpace:
-    """A finite design space over one workload: knobs, encoding and decoding.
+    """A finite design space over one workload on one target: knobs, encoding and decoding.
 
     :param workload: the network.
     :param knobs: decisions in the order a sequential agent takes them.
     :param base: the design whose values every knob not in ``knobs`` keeps.
-    :param lut_core, dsp_core: the cores a design uses unless hardware knobs override them.
+    :param target: the target whose knob table the mapping and hardware knobs come from.
     """
 
     def __init__(self, name: str, workload: Workload, knobs: Sequence[Knob], base: Design,
-                 lut_core: LutCore, dsp_core: DspCore) -> None:
+                 target: Target) -> None:
         if not knobs:
             raise CodesignError(f"design space {name!r} has no knobs for {workload.name!r}")
         self.name = name
         self.workload = workload
         self.knobs = tuple(knobs)
         self.base = base
-        self.lut_core = lut_core
-        self.dsp_core = dsp_core
+        self.target = target
+        self._specs: dict[str, KnobSpec] = {
+            k.name: k for k in (*target.mapping_knobs(), *target.hardware_knobs())}
         self.nvec = np.array([k.n for k in self.knobs], dtype=np.int64)
         self._prepare_batch_tables()
 
@@ -99,18 +104,31 @@ class DesignSpace:
     def has_hardware_knobs(self) -> bool:
         return any(k.layer is None for k in self.knobs)
 
+    def base_point(self) -> IntArray:
+        """Every knob at its :attr:`Knob.base_index`."""
+        return np.array([k.base_index for k in self.knobs], dtype=np.int64)
+
     # ------------------------------------------------------------------ actions <-> indices
 
     def index_from_unit(self, a: Any) -> IntArray:
-        """Continuous actions in [0, 1] (one per knob, or a batch) -> choice indices.
+        """Continuous actions in [0, 1] (one per knob, or a batch) -> choice indices, by HAQ's
+        rounding ``floor(a * n)`` clipped to ``n - 1`` (REFERENCE.md section 3).
 
         NaN and out-of-range values are clipped into the space; :meth:`count_bad_actions` says
         how many there were.
         """
+        return self._unit_to_index(a, self.nvec)
+
+    def knob_index_from_unit(self, j: int, a: float) -> int:
+        """:meth:`index_from_unit` for knob ``j`` alone (the sequential environment's step)."""
+        return int(self._unit_to_index(np.asarray([a]), self.nvec[j:j + 1])[0])
+
+    @staticmethod
+    def _unit_to_index(a: Any, nvec: IntArray) -> IntArray:
         arr = np.asarray(a, dtype=np.float64)
         arr = np.where(np.isnan(arr), 0.0, np.clip(arr, 0.0, 1.0))
-        idx = np.floor(arr * self.nvec).astype(np.int64)
-        return np.minimum(idx, self.nvec - 1)
+        idx = np.floor(arr * nvec).astype(np.int64)
+        return np.minimum(idx, nvec - 1)
 
     @staticmethod
     def count_bad_actions(a: Any) -> int:
@@ -133,42 +151,41 @@ class DesignSpace:
     def decode(self, x: Any) -> Design:
         """The design of point ``x`` (an int vector of choice indices)."""
         xi = self._check(x)
+        n = len(self.workload.layers)
         wb, ab = list(self.base.weight_bits), list(self.base.act_bits)
-        frac = list(self.base.lut_fraction)
-        rank = list(self.base.rank) if self.base.rank is not None else [None] * len(wb)
-        lut_fields: dict[str, int] = {}
-        dsp_fields: dict[str, int] = {}
+        rank = list(self.base.rank) if self.base.rank is not None else [None] * n
+        mapping: dict[str, list[Any]] = {}
+        hardware: dict[str, dict[str, Any]] = {}
         for knob, i in zip(self.knobs, xi, strict=True):
             value = knob.choices[int(i)]
-            if knob.layer is None:
-                core, field, _ = HW_KNOBS[knob.kind]
-                (lut_fields if core == "lut" else dsp_fields)[field] = value
+            if knob.kind == "hardware":
+                component, field = knob.key.split(".")
+                hardware.setdefault(component, {})[field] = value
             elif knob.kind == "weight_bits":
-                wb[knob.layer] = value
+                wb[knob.layer] = value  # type: ignore[index]
             elif knob.kind == "act_bits":
-                ab[knob.layer] = value
-            elif knob.kind == "lut_fraction":
-                frac[knob.layer] = value
+                ab[knob.layer] = value  # type: ignore[index]
+            elif knob.kind == "mapping":
+                values = mapping.setdefault(knob.key, list(self.base.mapping_values(knob.key)))
+                values[knob.layer] = value  # type: ignore[index]
             elif knob.kind == "rank":
-                rank[knob.layer] = value
-        lut = replace(self.lut_core, **lut_fields) if lut_fields else self.base.lut_core
-        dsp = replace(self.dsp_core, **dsp_fields) if dsp_fields else self.base.dsp_core
-        return replace(self.base, weight_bits=tuple(wb), act_bits=tuple(ab),
-                       lut_fraction=tuple(frac), lut_core=lut, dsp_core=dsp,
-                       rank=tuple(rank) if any(r is not None for r in rank) else None)
+                rank[knob.layer] = value  # type: ignore[index]
+        return self.base.with_changes(
+            weight_bits=tuple(wb), act_bits=tuple(ab), mapping=mapping, hardware=hardware,
+            rank=tuple(rank) if any(r is not None for r in rank) else None)
 
     def encode(self, design: Design) -> IntArray:
         """The point of ``design``; raises when a value is not among a knob's choices."""
         problems: list[Problem] = []
         x = np.zeros(len(self.knobs), dtype=np.int64)
-        lut = design.lut_core or self.lut_core
-        dsp = design.dsp_core or self.dsp_core
         for j, knob in enumerate(self.knobs):
-            if knob.layer is None:
-                core, field, _ = HW_KNOBS[knob.kind]
-                value = getattr(lut if core == "lut" else dsp, field)
+            if knob.kind == "hardware":
+                component, field = knob.key.split(".")
+                value = design.overrides(component).get(field, self._specs[knob.key].default)
             elif knob.kind == "rank":
                 value = design.rank[knob.layer] if design.rank is not None else None
+            elif knob.kind == "mapping":
+                value = design.mapping_values(knob.key)[knob.layer]  # type: ignore[index]
             else:
                 value = getattr(design, knob.kind)[knob.layer]
             if value not in knob.choices:
@@ -191,19 +208,17 @@ class DesignSpace:
 
     # ------------------------------------------------------------------ batch decoding
 
-    def decode_batch(self, X: Any) -> dict[str, Any]:
-        """Per-layer knob arrays of a batch of points: ``weight_bits``, ``act_bits`` (int
-        ``[n, L]``), ``lut_fraction`` (float, NaN = balance point), ``rank`` (int, 0 = dense),
-        and ``hw`` (int ``[n, n_hw_knobs]`` of hardware choice indices, in knob order)."""
+    def decode_batch(self, X: Any) -> DesignBatch:
+        """The :class:`~cost_models.DesignBatch` of a batch of points (what targets take)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.int64))
         n = X.shape[0]
-        out: dict[str, Any] = {kind: np.repeat(base[None, :], n, axis=0)
-                               for kind, base in self._base_rows.items()}
+        out = {kind: np.repeat(base[None, :], n, axis=0) for kind, base in self._base_rows.items()}
         for kind, (cols, layers, table) in self._gathers.items():
             out[kind][:, layers] = table[np.arange(len(cols)), X[:, cols]]
-        out["hw"] = X[:, self._hw_cols]
-        out["hw_knobs"] = self._hw_knobs
-        return out
+        hardware = {key: table[X[:, j]] for key, j, table in self._hw_tables}
+        rank = out.pop("rank")
+        wb, ab = out.pop("weight_bits"), out.pop("act_bits")
+        return DesignBatch(wb, ab, rank, out, hardware, self._options)
 
     def _prepare_batch_tables(self) -> None:
         """Precompute what :meth:`decode_batch` gathers from (it runs once per evaluation)."""
@@ -212,38 +227,36 @@ class DesignSpace:
         self._base_rows: dict[str, Any] = {
             "weight_bits": np.array(base.weight_bits, dtype=np.int64),
             "act_bits": np.array(base.act_bits, dtype=np.int64),
-            "lut_fraction": np.array([np.nan if f is None else f for f in base.lut_fraction]),
             "rank": np.array([0 if r is None else r
                               for r in (base.rank or (None,) * n_layers)], dtype=np.int64),
         }
+        mapping_keys = sorted({k.key for k in self.knobs if k.kind == "mapping"}
+                              | {name for name, _ in base.mapping})
+        for key in mapping_keys:
+            spec = self._specs.get(key)
+            self._base_rows[key] = np.array(
+                [np.nan if v is None else (spec.encode(v) if spec else float(v))
+                 for v in base.mapping_values(key)], dtype=np.float64)
         self._gathers: dict[str, tuple[Any, Any, Any]] = {}
         width = int(self.nvec.max())
-        for kind, dtype in (("weight_bits", np.int64), ("act_bits", np.int64),
-                            ("lut_fraction", np.float64), ("rank", np.int64)):
-            cols = [j for j, k in enumerate(self.knobs) if k.kind == kind]
+        for kind in ("weight_bits", "act_bits", "rank", *mapping_keys):
+            is_mapping = kind in mapping_keys
+            cols = [j for j, k in enumerate(self.knobs)
+                    if (k.kind == "mapping" and k.key == kind if is_mapping else k.kind == kind)]
             if not cols:
                 continue
+            dtype = np.float64 if is_mapping else np.int64
             table = np.zeros((len(cols), width), dtype=dtype)
+            spec = self._specs.get(kind)
             for row, j in enumerate(cols):
-                values = [(np.nan if kind == "lut_fraction" else 0) if v is None else v
-                          for v in self.knobs[j].choices]
+                values = [(np.nan if is_mapping else 0) if v is None else
+                          (spec.encode(v) if spec else v) for v in self.knobs[j].choices]
                 table[row, :len(values)] = values
             layers = np.array([self.knobs[j].layer for j in cols], dtype=np.int64)
             self._gathers[kind] = (np.array(cols, dtype=np.int64), layers, table)
-        self._hw_cols = np.array([j for j, k in enumerate(self.knobs) if k.layer is None],
-                                 dtype=np.int64)
-        self._hw_knobs = [self.knobs[j] for j in self._hw_cols]
-
-    def cores_for(self, hw_row: Sequence[int], hw_knobs: Sequence[Knob]) -> tuple[LutCore,
-                                                                                   DspCore]:
-        lut_fields: dict[str, int] = {}
-        dsp_fields: dict[str, int] = {}
-        for knob, i in zip(hw_knobs, hw_row, strict=True):
-            core, field, _ = HW_KNOBS[knob.kind]
-            (lut_fields if core == "lut" else dsp_fields)[field] = knob.choices[int(i)]
-        lut = replace(self.lut_core, **lut_fields) if lut_fields else self.lut_core
-        dsp = replace(self.dsp_core, **dsp_fields) if dsp_fields else self.dsp_core
-        return lut, dsp
+        self._hw_tables = [(k.key, j, np.asarray(k.choices)) for j, k in enumerate(self.knobs)
+                           if k.kind == "hardware"]
+        self._options = dict(base.options)
 
     # ------------------------------------------------------------------ observations
 
@@ -277,8 +290,10 @@ def _bits_knobs(workload: Workload, bits: Sequence[int], act_bits: Sequence[int]
     for i, layer in enumerate(workload.layers):
         if i in pinned:
             continue
-        knobs.append(Knob(f"{layer.name}.weight_bits", "weight_bits", tuple(bits), i))
-        knobs.append(Knob(f"{layer.name}.act_bits", "act_bits", tuple(act_bits), i))
+        knobs.append(Knob(f"{layer.name}.weight_bits", "weight_bits", tuple(bits), i,
+                          "weight_bits", len(bits) - 1))
+        knobs.append(Knob(f"{layer.name}.act_bits", "act_bits", tuple(act_bits), i, "act_bits",
+                          len(act_bits) - 1))
     return knobs
 
 
@@ -292,23 +307,35 @@ def _rank_knobs(workload: Workload, step: int, max_candidates: int) -> list[Knob
         if len(cands) > max_candidates - 1:  # thin evenly, keeping the smallest and largest
             keep = np.unique(np.linspace(0, len(cands) - 1, max_candidates - 1).round())
             cands = [cands[int(j)] for j in keep]
-        knobs.append(Knob(f"{layer.name}.rank", "rank", (*cands, None), i))
+        knobs.append(Knob(f"{layer.name}.rank", "rank", (*cands, None), i, "rank", len(cands)))
     return knobs
 
 
-def make_space(name: str, workload: Workload, lut_core: LutCore, dsp_core: DspCore, *,
+def _hardware_knob(spec: KnobSpec) -> Knob:
+    """A space knob over a target's hardware knob; its base is the preset's value (or the
+    nearest choice when the preset's value is not among them)."""
+    if spec.default in spec.choices:
+        base = spec.choices.index(spec.default)
+    elif spec.categorical or spec.default is None:
+        base = 0
+    else:
+        base = int(np.argmin([abs(c - spec.default) for c in spec.choices]))
+    return Knob(f"hw.{spec.name}", "hardware", spec.choices, None, spec.name, base)
+
+
+def make_space(name: str, workload: Workload, target: Target, *,
                weight_bits: Sequence[int] = tuple(range(2, 9)),
                act_bits: Sequence[int] = tuple(range(2, 9)), split: str = "balance",
                pin_edges: bool = True, rank_step: int = 16, max_rank_candidates: int = 16,
                hardware: Sequence[str] | None = None) -> DesignSpace:
-    """Build a preset space (see the module docstring) over ``workload``.
+    """Build a preset space (see the module docstring) over ``workload`` on ``target``.
 
     :param weight_bits, act_bits: candidate bit-widths (ascending).
-    :param split: ``"balance"`` (each layer at its balance point) or ``"choose"`` (a knob per
-        layer over 0, 0.1, ..., 1).
+    :param split: ``"balance"`` (every mapping knob left to the target: the FPGA's balance
+        point) or ``"choose"`` (a knob per layer for each of the target's mapping knobs).
     :param pin_edges: keep the first and last layers at W8A8 (N3H-Core, HAQ).
-    :param hardware: hardware knob names for the n3h spaces (default: all of
-        :data:`HW_KNOBS`).
+    :param hardware: names of the target's hardware knobs the n3h spaces search (default: all
+        of them; :meth:`cost_models.Target.hardware_knobs`).
     """
     if name not in SPACE_NAMES:
         raise CodesignError(f"unknown design space {name!r}; known: {', '.join(SPACE_NAMES)}")
@@ -321,20 +348,22 @@ def make_space(name: str, workload: Workload, lut_core: LutCore, dsp_core: DspCo
     n = len(workload.layers)
     pinned = {0, n - 1} if pin_edges and n > 2 else set()
     base_bits = tuple(8 for _ in range(n))
-    base = Design(workload.layer_names, base_bits, base_bits, (None,) * n,
-                  workload=workload.name)
+    base = Design(workload.layer_names, base_bits, base_bits, workload=workload.name)
     knobs: list[Knob] = []
     parts = name.split("+")
     if "n3h" in parts:
-        for hw in hardware if hardware is not None else HW_KNOBS:
-            if hw not in HW_KNOBS:
-                raise CodesignError(f"unknown hardware knob {hw!r}; known: {', '.join(HW_KNOBS)}")
-            knobs.append(Knob(f"hw.{hw}", hw, HW_KNOBS[hw][2]))
+        specs = {k.name: k for k in target.hardware_knobs()}
+        for hw in hardware if hardware is not None else specs:
+            if hw not in specs:
+                raise CodesignError(f"unknown hardware knob {hw!r} for target {target.name!r}; "
+                                    f"known: {', '.join(specs) or 'none'}")
+            knobs.append(_hardware_knob(specs[hw]))
     if "n3h" in parts or "haq" in parts:
         knobs += _bits_knobs(workload, weight_bits, act_bits, pinned)
         if split == "choose":
-            knobs += [Knob(f"{layer.name}.lut_fraction", "lut_fraction", SPLIT_LEVELS, i)
-                      for i, layer in enumerate(workload.layers)]
+            for spec in target.mapping_knobs():
+                knobs += [Knob(f"{layer.name}.{spec.name}", "mapping", spec.choices, i,
+                               spec.name) for i, layer in enumerate(workload.layers)]
     if "rank" in parts:
         knobs += _rank_knobs(workload, rank_step, max_rank_candidates)
-    return DesignSpace(name, workload, knobs, base, lut_core, dsp_core)
+    return DesignSpace(name, workload, knobs, base, target)

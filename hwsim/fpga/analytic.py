@@ -98,15 +98,17 @@ import numpy as np
 import numpy.typing as npt
 from numba import prange
 
-from hwsim.errors import Checker, RecordError, SpecError
+from hwsim.errors import Checker, Problem, RecordError, SpecError
 from hwsim.ir.workload import WorkloadArrays
 from hwsim.spec.records import DspCore, LutCore
 
 __all__ = [
+    "batch_designs",
     "batch_network_cycles",
     "dsp_core_cycles",
     "dsp_core_problem",
     "exact_balance",
+    "hardware_rows",
     "hetero_layer_cycles",
     "lut_core_cycles",
     "lut_core_problem",
@@ -305,6 +307,88 @@ def _network_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, laye
         out[d] = _design_cycles(d, m, n, k, count, independent, layer, w_bits, a_bits, rho,
                                 lut_hw, dsp_hw, valid_only)
     return out
+
+
+@numba.njit(cache=True)
+def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                 main: Any, w_bits: Any, a_bits: Any, rho_in: Any, rho_out: Any, on_dsp_out: Any,
+                 lut_arr: Any, dsp_arr: Any, sweep: bool, valid_only: bool) -> tuple[float, int]:
+    """Design ``d`` on its own cores (row ``d`` of ``lut_arr`` / ``dsp_arr``): solve every NaN
+    split on the layer's largest GEMM (``main``), then sum the GEMMs in order.
+
+    Fills row ``d`` of ``rho_out`` (the splits used) and of ``on_dsp_out`` (1 where some GEMM
+    of the layer leaves work on the DSP core).
+
+    :return: ``(cycles, widest)``: total cycles (bitwise :func:`_design_cycles` with the solved
+        splits) and the widest activation of any GEMM that leaves work on the DSP core (1 when
+        none does): what the DSP core's resources depend on (:mod:`hwsim.fpga.resources`).
+    """
+    lut_hw = (lut_arr[d, 0], lut_arr[d, 1], lut_arr[d, 2], lut_arr[d, 3], lut_arr[d, 4])
+    dsp_hw = (dsp_arr[d, 0], dsp_arr[d, 1], dsp_arr[d, 2])
+    for i in range(rho_in.shape[1]):
+        r = rho_in[d, i]
+        if np.isnan(r):
+            g = main[i]
+            if sweep:
+                r = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                               a_bits[d, i], lut_hw, dsp_hw, valid_only)
+            else:
+                x, _ = _exact_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                                  a_bits[d, i], lut_hw, dsp_hw, valid_only)
+                r = x / (n[g] * count[g])
+        rho_out[d, i] = r
+        on_dsp_out[d, i] = 0
+    total = 0.0
+    widest = 1
+    for g in range(m.shape[0]):
+        i = layer[g]
+        r = rho_out[d, i]
+        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                                   a_bits[d, i], r, lut_hw, dsp_hw, valid_only)
+        total += max(lut_c, dsp_c)
+        if count[g] > 1 and independent[g]:
+            on_dsp = count[g] - _split_count(count[g], r)
+        else:
+            on_dsp = _split(n[g], r)[1]
+        if on_dsp > 0:
+            on_dsp_out[d, i] = 1
+            if a_bits[d, i] > widest:
+                widest = a_bits[d, i]
+    return total, widest
+
+
+@numba.njit(cache=True)
+def _designs_serial(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any, main: Any,
+                    w_bits: Any, a_bits: Any, rho_in: Any, lut_arr: Any, dsp_arr: Any,
+                    sweep: bool, valid_only: bool) -> tuple[Any, Any, Any, Any]:
+    size = w_bits.shape[0]
+    cycles = np.empty(size)
+    widest = np.empty(size, dtype=np.int64)
+    rho_out = np.empty(rho_in.shape)
+    on_dsp = np.empty(rho_in.shape, dtype=np.int8)
+    for d in range(size):
+        cycles[d], widest[d] = _design_full(d, m, n, k, count, independent, layer, main, w_bits,
+                                            a_bits, rho_in, rho_out, on_dsp, lut_arr, dsp_arr,
+                                            sweep, valid_only)
+    return cycles, rho_out, widest, on_dsp
+
+
+@numba.njit(cache=True, parallel=True)
+def _designs_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                      main: Any, w_bits: Any, a_bits: Any, rho_in: Any, lut_arr: Any,
+                      dsp_arr: Any, sweep: bool, valid_only: bool) -> tuple[Any, Any, Any, Any]:
+    # one thread per design, summing in GEMM order: bitwise equal to _designs_serial
+    size = w_bits.shape[0]
+    cycles = np.empty(size)
+    widest = np.empty(size, dtype=np.int64)
+    rho_out = np.empty(rho_in.shape)
+    on_dsp = np.empty(rho_in.shape, dtype=np.int8)
+    for d in prange(size):
+        c, w = _design_full(d, m, n, k, count, independent, layer, main, w_bits, a_bits, rho_in,
+                            rho_out, on_dsp, lut_arr, dsp_arr, sweep, valid_only)
+        cycles[d] = c
+        widest[d] = w
+    return cycles, rho_out, widest, on_dsp
 
 
 @numba.njit(cache=True)
@@ -794,3 +878,56 @@ def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore
     shape, (m1, n1, k1, w1, a1, c1, i1) = _flat("exact_balance input", c, [*ints, reps, indep])
     n_lut, cycles = _exact_batch(m1, n1, k1, c1, i1, w1, a1, lut_hw, dsp_hw, valid_only)
     return n_lut.reshape(shape), cycles.reshape(shape)
+
+
+def hardware_rows(luts: Any, dsps: Any) -> tuple[IntArray, IntArray]:
+    """Kernel rows ``[n, 5]`` (Dm, Dk, Dn, LMEM, f) and ``[n, 3]`` (Dl, Dr, pack_act_bits) of
+    sequences of cores, validated as :func:`batch_designs` needs them."""
+    lut = np.array([_lut_hw(c) for c in luts], dtype=np.int64).reshape(-1, 5)
+    dsp = np.array([_dsp_hw(c) for c in dsps], dtype=np.int64).reshape(-1, 3)
+    return lut, dsp
+
+
+def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
+                  lut_fraction: Any, lut_rows: Any, dsp_rows: Any, *, balance: str = "exact",
+                  parallel: bool | None = None, valid_only: bool = True
+                  ) -> tuple[FloatArray, FloatArray, IntArray, npt.NDArray[np.int8]]:
+    """Many designs of one network, each on its own pair of cores, in one kernel call.
+
+    Where ``lut_fraction`` is NaN the split is solved on the layer's largest GEMM (``main``,
+    an index into ``arrays`` per layer) by :func:`exact_balance` (``balance="exact"``, as
+    ``n_lut/(n*count)``) or by the release's sweep (``"n3h-sweep"``, :func:`n3h_sweep_balance`);
+    then every GEMM is costed as :func:`batch_network_cycles` does, bitwise.
+
+    :param w_bits, a_bits, lut_fraction: ``[n_designs, n_layers]`` (ints; floats, NaN = solve).
+    :param lut_rows, dsp_rows: ``[n_designs, 5]`` and ``[n_designs, 3]`` int rows from
+        :func:`hardware_rows` (the cores of each design).
+    :return: ``(cycles [n], lut_fraction used [n, n_layers], widest [n], on_dsp [n, n_layers])``:
+        ``on_dsp`` is 1 where some GEMM of the layer leaves work on the DSP core (by
+        :func:`split_gemm`'s rule), and ``widest`` the widest activation of those layers (1 when
+        none): the one place the DSP core's resources are charged from.
+    """
+    if balance not in ("exact", "n3h-sweep"):
+        raise RecordError("batch_designs input", [Problem(
+            "balance", balance, "must be 'exact' or 'n3h-sweep'")])
+    wb = np.ascontiguousarray(w_bits, dtype=np.int64)
+    ab = np.ascontiguousarray(a_bits, dtype=np.int64)
+    rho = np.ascontiguousarray(lut_fraction, dtype=np.float64)
+    lut = np.ascontiguousarray(lut_rows, dtype=np.int64)
+    dsp = np.ascontiguousarray(dsp_rows, dtype=np.int64)
+    n_layers = int(arrays.first_gemm.shape[0]) - 1
+    n_designs = wb.shape[0] if wb.ndim == 2 else -1
+    c = Checker()
+    for name, v, width in (("w_bits", wb, n_layers), ("a_bits", ab, n_layers),
+                           ("lut_fraction", rho, n_layers), ("lut_rows", lut, 5),
+                           ("dsp_rows", dsp, 3)):
+        c.require(v.ndim == 2 and v.shape == (n_designs, width), name, v.shape,
+                  f"must have shape [{n_designs}, {width}]")
+    c.raise_if_any(RecordError, "batch_designs input")
+    use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS if parallel is None else parallel
+    kernel = _designs_parallel if use_parallel else _designs_serial
+    cycles, rho_out, widest, on_dsp = kernel(arrays.m, arrays.n, arrays.k, arrays.count,
+                                             arrays.independent, arrays.layer,
+                                             np.ascontiguousarray(main, dtype=np.int64), wb, ab,
+                                             rho, lut, dsp, balance == "n3h-sweep", valid_only)
+    return cycles, rho_out, widest, on_dsp

@@ -81,7 +81,7 @@ class AccuracyOracle(ABC):
 
     Every oracle needs concrete ``lut_fraction`` values: which channels stay at 8 bits changes
     the accuracy. A design that leaves them to the hardware's balance point (``None``) must be
-    resolved first, ``cost_models.get_target(name).solve_splits(workload, design)``, and the
+    resolved first, ``cost_models.get_target(name).solve_mapping(workload, design)``, and the
     result passed as ``fractions=``.
     """
 
@@ -145,11 +145,14 @@ def check_layers(design: Design, layer_names: Sequence[str], owner: str) -> None
 
 def resolve_fractions(design: Design,
                       fractions: Sequence[float] | None = None) -> tuple[float, ...]:
-    """The design's per-layer ``lut_fraction`` as floats, ``fractions`` taking precedence.
+    """The design's per-layer ``lut_fraction`` mapping (the share of each layer's output
+    channels at the design's weight bits; the rest run at 8 bits) as floats, ``fractions``
+    taking precedence.
 
     :raises DesignError: naming every layer whose fraction is unset or out of [0, 1].
     """
-    values: Sequence[float | None] = design.lut_fraction if fractions is None else fractions
+    values: Sequence[float | None] = (design.mapping_values("lut_fraction") if fractions is None
+                                      else fractions)
     problems = []
     if len(values) != len(design.layer_names):
         raise DesignError("fractions", [Problem("fractions", len(values),
@@ -160,9 +163,9 @@ def resolve_fractions(design: Design,
         if f is None:
             problems.append(Problem(
                 f"{name}.lut_fraction", None,
-                "the accuracy oracle needs a concrete share of LUT-core channels; solve the "
-                "balance point first (cost_models.get_target(name).solve_splits(workload, "
-                "design)) and pass it as fractions=, or set lut_fraction in the design"))
+                "the accuracy oracle needs a concrete share of LUT-core channels; let the target "
+                "choose it first (cost_models.get_target(name).solve_mapping(workload, "
+                "design)), pass it as fractions=, or set lut_fraction in the design"))
         elif not isinstance(f, (int, float, np.floating, np.integer)) or isinstance(f, bool) \
                 or math.isnan(f) or not 0.0 <= f <= 1.0:
             problems.append(Problem(f"{name}.lut_fraction", f, "must be in [0, 1]"))
@@ -233,7 +236,7 @@ def batch_arrays(layer_names: Sequence[str], weight_bits: Any, act_bits: Any, lu
         problems.append(Problem(
             f"{layer_names[col]}.lut_fraction", fr[bad][0],
             "must be in [0, 1]; NaN (unsolved balance point) is not accepted: solve it with "
-            "cost_models.get_target(name).solve_splits first"))
+            "cost_models.get_target(name).solve_mapping first"))
     if (rk < 0).any():
         col = int(np.argwhere(rk < 0)[0][1])
         problems.append(Problem(f"{layer_names[col]}.rank", rk[rk < 0][0],
@@ -248,8 +251,9 @@ def design_from_row(layer_names: Sequence[str], weight_bits: np.ndarray, act_bit
     """One :class:`Design` from one row of batch arrays (rank 0 = dense)."""
     ranks = tuple(int(r) if r > 0 else None for r in rank)
     return Design(tuple(layer_names), tuple(int(b) for b in weight_bits),
-                  tuple(int(b) for b in act_bits), tuple(float(f) for f in lut_fraction),
-                  rank=ranks if any(r is not None for r in ranks) else None)
+                  tuple(int(b) for b in act_bits),
+                  rank=ranks if any(r is not None for r in ranks) else None,
+                  mapping={"lut_fraction": tuple(float(f) for f in lut_fraction)})
 
 
 def design_rows(designs: Sequence[Design]) -> dict[str, np.ndarray]:

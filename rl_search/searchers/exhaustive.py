@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from hwsim.errors import CodesignError
-from hwsim.fpga.resources import check_feasible, total_resources
 from rl_search.problem import Problem
 from rl_search.searchers.base import EvaluationBudget, Searcher
 from rl_search.searchers.greedy import highest_precision_point
@@ -234,7 +233,12 @@ def dp_optimum(problem: Problem, *, grid_points: int = 2000, step: float | None 
             notes.append(f"hardware setting {list(hw)} skipped: its highest-precision design "
                          f"cannot run, so per-layer latencies could not be probed")
             continue
-        decoded = space.decode_batch(X)
+        assert ev.cost is not None
+        coupled = ev.cost.details.get("dsp_act_bits")
+        if obj.require_fit and coupled is None:
+            raise CodesignError(f"dp_optimum: the resources of target {problem.target.name!r} "
+                                f"are not known to separate over layers; use require_fit=False "
+                                f"or another searcher")
         lat_d, drop_d, act_o = [], [], []
         at = 1
         for layer, opts in zip(layers, group_opts, strict=True):
@@ -242,26 +246,28 @@ def dp_optimum(problem: Problem, *, grid_points: int = 2000, step: float | None 
             at += opts.shape[0]
             lat_d.append(ev.latency_ms[sl] - lat0)
             drop_d.append(ev.accuracy_drop[sl] - drop0)
-            on_dsp = ev.lut_fraction[sl, layer] < 1.0
-            act_o.append(np.where(on_dsp, decoded["act_bits"][sl, layer], 1))
+            if coupled is not None:
+                act_o.append(coupled[sl, layer])
         _check_separable(space, X[at:], ev.latency_ms[at:], ev.accuracy_drop[at:], lat0, drop0,
                          group_idx, lat_d, drop_d)
         fixed = [ln for ln in range(len(space.workload.layers)) if ln not in knob_layers]
-        fixed_act = max([int(decoded["act_bits"][0, ln]) for ln in fixed
-                         if ev.lut_fraction[0, ln] < 1.0], default=1)
+        fixed_act = max([int(coupled[0, ln]) for ln in fixed], default=1) if coupled is not None \
+            else 1
         costs = lat_d if latency_goal else drop_d
         wvals = drop_d if latency_goal else lat_d
         base_cost = lat0 if latency_goal else drop0
         base_w = drop0 if latency_goal else lat0
         caps: list[float] = [math.inf]
         if obj.require_fit:
-            lut, dsp = space.cores_for(list(hw), hw_knobs)
-            device = problem.target.device
+            # The FPGA's resources couple the layers only through the widest activation on
+            # the DSP core: solve once per cap on it, keeping the layers' options under the cap.
+            lut, dsp = problem.target.cores(space.decode(ref))  # type: ignore[attr-defined]
             widths = sorted({fixed_act, *(int(v) for a in act_o for v in a)})
-            caps = [float(c) for c in widths if c >= fixed_act and check_feasible(
-                total_resources(device, dsp, lut, c), device)[0]]
+            caps = [float(c) for c in widths if c >= fixed_act
+                    and problem.target.fits_with_dsp_act(lut, dsp, c)]  # type: ignore[attr-defined]
         for cap in caps:
-            allowed = [(a <= cap) & np.isfinite(ld) for a, ld in zip(act_o, lat_d, strict=True)]
+            allowed = ([(a <= cap) & np.isfinite(ld) for a, ld in zip(act_o, lat_d, strict=True)]
+                       if act_o else [np.isfinite(ld) for ld in lat_d])
             if not all(ok.any() for ok in allowed):
                 continue
             if limit is None:

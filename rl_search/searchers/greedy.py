@@ -25,7 +25,7 @@ import numpy.typing as npt
 from hwsim.errors import CodesignError
 from rl_search.problem import Problem
 from rl_search.searchers.base import BudgetExhausted, EvaluationBudget, Searcher
-from rl_search.spaces import HW_KNOBS, DesignSpace
+from rl_search.spaces import DesignSpace
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -39,16 +39,13 @@ _MIN_GAIN = 1e-12
 
 def highest_precision_point(space: DesignSpace) -> IntArray:
     """Every bit and rank knob at its last choice (the widest bits; dense), hardware knobs at
-    the choice nearest the space's base cores, split knobs at the even split (or nearest)."""
-    x = np.zeros(len(space), dtype=np.int64)
+    the preset's value (or the nearest choice), mapping knobs at their middle choice (the even
+    split of the FPGA's ``lut_fraction``)."""
+    x = space.base_point()
     for j, knob in enumerate(space.knobs):
-        if knob.layer is None:
-            core, field, _ = HW_KNOBS[knob.kind]
-            base = getattr(space.lut_core if core == "lut" else space.dsp_core, field)
-            x[j] = int(np.argmin([abs(c - base) for c in knob.choices]))
-        elif knob.kind == "lut_fraction":
-            x[j] = int(np.argmin([abs(c - 0.5) for c in knob.choices]))
-        else:
+        if knob.kind == "mapping":
+            x[j] = (knob.n - 1) // 2
+        elif knob.kind != "hardware":
             x[j] = knob.n - 1
     return x
 

@@ -30,7 +30,7 @@ def tiny() -> Workload:
 def test_dp_through_the_proxy_score_equals_exhaustive(drop):
     wl = tiny()
     target = get_target("n3h-zcu102")
-    space = make_space("haq", wl, target.lut_core, target.dsp_core, weight_bits=(2, 4, 8),
+    space = make_space("haq", wl, target, weight_bits=(2, 4, 8),
                        act_bits=(2, 4, 8), pin_edges=False)
     oracle = ProxyOracle.prior(wl)
     problem = Problem(space, target, oracle, Objective(max_accuracy_drop=drop))

@@ -25,7 +25,7 @@ from rl_search.searchers.base import BudgetExhausted, EvaluationBudget
 from rl_search.spaces import SPACE_NAMES, DesignSpace, make_space
 
 ENV_IDS = sorted(PRESETS)
-STEP_COL = len(LAYER_FEATURES) + len(KIND_VOCAB)
+STEP_COL = len(LAYER_FEATURES) + len(KIND_VOCAB) + 1
 
 
 @cache
@@ -129,10 +129,8 @@ def test_decode_encode_round_trip(name: str, data: st.DataObject) -> None:
 def _space(name: str) -> DesignSpace:
     problem = _problem("resnet20", "haq")
     if name == "n3h-choose":
-        return make_space("n3h", problem.space.workload, problem.space.lut_core,
-                          problem.space.dsp_core, split="choose")
-    return make_space(name, problem.space.workload, problem.space.lut_core,
-                      problem.space.dsp_core)
+        return make_space("n3h", problem.space.workload, problem.target, split="choose")
+    return make_space(name, problem.space.workload, problem.target)
 
 
 # ---------------------------------------------------------------------------- observations
@@ -145,8 +143,14 @@ def test_observation_layout_and_one_hot_kinds() -> None:
     observations, _, _ = _episode(env, seed=0)
     for j, obs in enumerate(observations[:-1]):
         knob = env.space.knobs[j]
-        kinds = obs[len(LAYER_FEATURES):STEP_COL]
+        kinds = obs[len(LAYER_FEATURES):STEP_COL - 1]
         assert kinds.sum() == 1 and kinds[KIND_VOCAB.index(knob.kind)] == 1
+        slot = obs[STEP_COL - 1]  # which of the target's hardware knobs, 0 for the others
+        if knob.kind == "hardware":
+            names = [k.name for k in env.problem.target.hardware_knobs()]
+            assert slot == pytest.approx((names.index(knob.key) + 1) / len(names))
+        else:
+            assert slot == 0.0
         assert obs[STEP_COL] == pytest.approx(j / len(env.space))
         if knob.layer is None:
             assert not obs[:len(LAYER_FEATURES)].any()

@@ -76,7 +76,7 @@ SENSITIVITY = [3, 2, 1, 4]
 def make_problem(bits: tuple[int, ...] = (2, 4, 8), *, objective: Objective | None = None,
                  oracle: Any = None, space: str = "haq", target: Any = TARGET,
                  **space_options: Any) -> Problem:
-    sp = make_space(space, WORKLOAD, target.lut_core, target.dsp_core, weight_bits=bits,
+    sp = make_space(space, WORKLOAD, target, weight_bits=bits,
                     act_bits=space_options.pop("act_bits", bits),
                     pin_edges=space_options.pop("pin_edges", False), **space_options)
     return Problem(sp, target, oracle or AdditiveOracle(SENSITIVITY),
@@ -175,7 +175,7 @@ def test_dp_with_hardware_knobs_equals_exhaustive(board: str) -> None:
     # LUT-core array sizes as knobs: on the PYNQ-Z2 the larger arrays do not fit the board.
     target = get_target(board)
     problem = make_problem((4, 8), act_bits=(2, 4, 8), space="n3h", target=target,
-                           pin_edges=True, hardware=("lut_rows", "lut_cols"),
+                           pin_edges=True, hardware=("lut_core.rows", "lut_core.cols"),
                            objective=Objective(max_accuracy_drop=0.0105))
     assert problem.space.size == 1296
     best = exhaustive_best(problem)

@@ -22,11 +22,18 @@ def gemm_multiset(workload):
 
 def cnn_design(workload, bits=4, act=4, fraction=0.5, rank=None):
     n = len(workload.layers)
-    return Design(workload.layer_names, (bits,) * n, (act,) * n, (fraction,) * n, rank=rank)
+    return Design(
+        workload.layer_names,
+        (bits,) * n,
+        (act,) * n,
+        mapping={"lut_fraction": (fraction,) * n},
+        rank=rank,
+    )
 
 
-@pytest.mark.parametrize("rank", [None, (1, 8, 16, 64, 5), (16, 32, 64, 64, 10), (3, None, 7, 30,
-                                                                                   None)])
+@pytest.mark.parametrize(
+    "rank", [None, (1, 8, 16, 64, 5), (16, 32, 64, 64, 10), (3, None, 7, 30, None)]
+)
 def test_compressed_model_traces_to_the_gemms_the_ir_costs(cnn_task, rank):
     x = cnn_task.example_input
     workload = from_torch(cnn_task.model, x)
@@ -40,7 +47,9 @@ def test_lstm_compressed_model_traces_to_the_same_gemms(lstm_task):
     x = lstm_task.example_input
     workload = from_torch(lstm_task.model, x)
     assert workload.layer_names == ("lstm.l0", "fc")
-    design = Design(workload.layer_names, (3, 5), (4, 6), (0.7, 0.2), rank=(None, 6))
+    design = Design(
+        workload.layer_names, (3, 5), (4, 6), mapping={"lut_fraction": (0.7, 0.2)}, rank=(None, 6)
+    )
     compressed = compress_model(lstm_task.model, design, lstm_task.calib_batch)
     assert gemm_multiset(from_torch(compressed, x)) == gemm_multiset(design.apply_to(workload))
 
@@ -48,8 +57,14 @@ def test_lstm_compressed_model_traces_to_the_same_gemms(lstm_task):
 def test_eight_bits_keep_float_accuracy_and_two_bits_lose_clearly_more(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     compressor = Compressor(cnn_task.model, cnn_task.calib_batch)
-    acc8, _ = top1(compressor.compress(uniform_design(workload, 8, 8, 1.0)), cnn_task.val_loader)
-    acc2, _ = top1(compressor.compress(uniform_design(workload, 2, 8, 1.0)), cnn_task.val_loader)
+    acc8, _ = top1(
+        compressor.compress(uniform_design(workload, 8, 8, mapping={"lut_fraction": 1.0})),
+        cnn_task.val_loader,
+    )
+    acc2, _ = top1(
+        compressor.compress(uniform_design(workload, 2, 8, mapping={"lut_fraction": 1.0})),
+        cnn_task.val_loader,
+    )
     print(f"digits CNN: float {cnn_task.float_accuracy:.4f}, W8A8 {acc8:.4f}, W2A8 {acc2:.4f}")
     assert cnn_task.float_accuracy > 0.95
     assert abs(acc8 - cnn_task.float_accuracy) <= 0.01
@@ -59,15 +74,22 @@ def test_eight_bits_keep_float_accuracy_and_two_bits_lose_clearly_more(cnn_task)
 def test_dsp_share_protects_accuracy(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     compressor = Compressor(cnn_task.model, cnn_task.calib_batch)
-    accs = [top1(compressor.compress(uniform_design(workload, 2, 8, f)), cnn_task.val_loader)[0]
-            for f in (0.0, 1.0)]
+    accs = [
+        top1(
+            compressor.compress(uniform_design(workload, 2, 8, mapping={"lut_fraction": f})),
+            cnn_task.val_loader,
+        )[0]
+        for f in (0.0, 1.0)
+    ]
     assert accs[0] >= cnn_task.float_accuracy - 0.01 > accs[1]
 
 
 def test_full_rank_sixteen_bit_model_matches_the_float_model(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     full = (16, 32, 64, 64, 10)
-    design = Design(workload.layer_names, (16,) * 5, (16,) * 5, (1.0,) * 5, rank=full)
+    design = Design(
+        workload.layer_names, (16,) * 5, (16,) * 5, mapping={"lut_fraction": (1.0,) * 5}, rank=full
+    )
     compressed = compress_model(cnn_task.model, design, cnn_task.calib_batch)
     x = cnn_task.calib_batch
     with torch.no_grad():
@@ -77,8 +99,7 @@ def test_full_rank_sixteen_bit_model_matches_the_float_model(cnn_task):
 def test_original_model_is_untouched(cnn_task):
     before = {k: v.clone() for k, v in cnn_task.model.state_dict().items()}
     workload = from_torch(cnn_task.model, cnn_task.example_input)
-    compress_model(cnn_task.model, cnn_design(workload, 2, 2, 1.0, (2,) * 5),
-                   cnn_task.calib_batch)
+    compress_model(cnn_task.model, cnn_design(workload, 2, 2, 1.0, (2,) * 5), cnn_task.calib_batch)
     after = cnn_task.model.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -91,10 +112,12 @@ def test_original_model_is_untouched(cnn_task):
 def test_unknown_layer_is_named(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     names = ("conv1", "conv2", "convX", "fc1", "fc2")
-    design = Design(names, (4,) * 5, (4,) * 5, (0.5,) * 5)
+    design = Design(names, (4,) * 5, (4,) * 5, mapping={"lut_fraction": (0.5,) * 5})
     with pytest.raises(DesignError, match="convX"):
         compress_model(cnn_task.model, design, cnn_task.calib_batch)
-    short = Design(workload.layer_names[:4], (4,) * 4, (4,) * 4, (0.5,) * 4)
+    short = Design(
+        workload.layer_names[:4], (4,) * 4, (4,) * 4, mapping={"lut_fraction": (0.5,) * 4}
+    )
     with pytest.raises(DesignError, match="5 layers"):
         compress_model(cnn_task.model, short, cnn_task.calib_batch)
 
@@ -109,15 +132,19 @@ def test_rank_above_full_rank_is_named(cnn_task):
 def test_bits_below_one_are_named(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     with pytest.raises(DesignError, match=r"conv2\.weight_bits"):
-        Design(workload.layer_names, (4, 0, 4, 4, 4), (4,) * 5, (0.5,) * 5)
+        Design(
+            workload.layer_names, (4, 0, 4, 4, 4), (4,) * 5, mapping={"lut_fraction": (0.5,) * 5}
+        )
     with pytest.raises(DesignError, match=r"fc2\.act_bits"):
-        Design(workload.layer_names, (4,) * 5, (4, 4, 4, 4, -1), (0.5,) * 5)
+        Design(
+            workload.layer_names, (4,) * 5, (4, 4, 4, 4, -1), mapping={"lut_fraction": (0.5,) * 5}
+        )
 
 
 def test_unsolved_fractions_need_an_override(cnn_task):
     workload = from_torch(cnn_task.model, cnn_task.example_input)
     design = uniform_design(workload, 4, 4)  # lut_fraction None: the balance point
-    with pytest.raises(DesignError, match=r"conv1\.lut_fraction.*solve_splits"):
+    with pytest.raises(DesignError, match=r"conv1\.lut_fraction.*solve_mapping"):
         compress_model(cnn_task.model, design, cnn_task.calib_batch)
     model = compress_model(cnn_task.model, design, cnn_task.calib_batch, fractions=[0.5] * 5)
     with pytest.raises(DesignError, match="one entry per layer"):
@@ -154,11 +181,10 @@ def test_unsupported_layers_are_named_and_skipped_only_on_request():
         Compressor(model, x)
     compressor = Compressor(model, x, skip_unsupported=True)
     assert [name for name, _ in compressor.unsupported] == ["linear"]
-    design = Design(compressor.layer_names, (2, 2), (2, 2), (1.0, 1.0))
+    design = Design(compressor.layer_names, (2, 2), (2, 2), mapping={"lut_fraction": (1.0, 1.0)})
     compressed = compressor.compress(design)
     assert torch.equal(compressed.head, model.head)
-    assert gemm_multiset(from_torch(compressed, x[:1])) == gemm_multiset(
-        from_torch(model, x[:1]))
+    assert gemm_multiset(from_torch(compressed, x[:1])) == gemm_multiset(from_torch(model, x[:1]))
 
 
 def test_module_called_twice_is_unsupported():

@@ -29,16 +29,19 @@ def test_calibrated_proxy_ranks_held_out_designs_like_the_real_oracle(cnn_task):
     proxy = ProxyOracle.fit(real, budget=20, seed=0)
     calibration_runs = real.evaluations
     assert len(proxy.calibration.designs) <= 20 and calibration_runs <= 20
-    held_out = random_designs(real.layer_names, 100, seed=2024,
-                              full_ranks=layer_full_ranks(real.workload))
+    held_out = random_designs(
+        real.layer_names, 100, seed=2024, full_ranks=layer_full_ranks(real.workload)
+    )
     measured = np.array([real.estimate(d).accuracy for d in held_out])
     predicted = np.array([proxy.estimate(d).accuracy for d in held_out])
     rho = spearmanr(measured, predicted).statistic
-    print(f"\nproxy vs real oracle on the digits CNN: Spearman {rho:.3f} over {len(held_out)} "
-          f"held-out designs (real accuracies {measured.min():.3f}..{measured.max():.3f}); "
-          f"calibrated on {calibration_runs} real evaluations, in-sample Spearman "
-          f"{proxy.calibration.spearman:.3f}, sensitivities {np.round(proxy.sensitivities, 2)}, "
-          f"k {proxy.steepness:.2f}")
+    print(
+        f"\nproxy vs real oracle on the digits CNN: Spearman {rho:.3f} over {len(held_out)} "
+        f"held-out designs (real accuracies {measured.min():.3f}..{measured.max():.3f}); "
+        f"calibrated on {calibration_runs} real evaluations, in-sample Spearman "
+        f"{proxy.calibration.spearman:.3f}, sensitivities {np.round(proxy.sensitivities, 2)}, "
+        f"k {proxy.steepness:.2f}"
+    )
     assert rho >= 0.8
     assert np.ptp(measured) > 0.5  # the held-out designs span a real range of accuracy
 
@@ -46,8 +49,9 @@ def test_calibrated_proxy_ranks_held_out_designs_like_the_real_oracle(cnn_task):
 def test_batch_equals_single_estimates(proxy):
     n = len(proxy.layer_names)
     arrays = random_batch(n, 200, seed=5, full_ranks=proxy.full_ranks)
-    batch = proxy.estimate_batch(arrays["weight_bits"], arrays["act_bits"],
-                                 arrays["lut_fraction"], arrays["rank"])
+    batch = proxy.estimate_batch(
+        arrays["weight_bits"], arrays["act_bits"], arrays["lut_fraction"], arrays["rank"]
+    )
     designs = random_designs(proxy.layer_names, 200, seed=5, full_ranks=proxy.full_ranks)
     single = np.array([proxy.estimate(d).accuracy for d in designs])
     assert np.allclose(batch, single, atol=1e-12)
@@ -59,7 +63,7 @@ def test_batch_equals_single_estimates(proxy):
 
 def test_uncompressed_design_predicts_the_baseline(proxy):
     n = len(proxy.layer_names)
-    design = Design(proxy.layer_names, (16,) * n, (16,) * n, (0.0,) * n)
+    design = Design(proxy.layer_names, (16,) * n, (16,) * n, mapping={"lut_fraction": (0.0,) * n})
     assert proxy.estimate(design).accuracy == pytest.approx(proxy.baseline, abs=1e-3)
 
 
@@ -108,9 +112,11 @@ def test_bad_batches_name_the_layer(proxy):
     with pytest.raises(DesignError, match=r"shape \[n_designs, 5\]"):
         proxy.estimate_batch(np.ones((1, 4)), np.ones((1, 4)), np.ones((1, 4)))
     with pytest.raises(DesignError, match="unknown layer"):
-        proxy.estimate(Design(("a",) * n, (4,) * n, (4,) * n, (0.5,) * n))
-    with pytest.raises(DesignError, match="solve_splits"):
-        proxy.estimate(Design(proxy.layer_names, (4,) * n, (4,) * n, (None,) * n))
+        proxy.estimate(Design(("a",) * n, (4,) * n, (4,) * n, mapping={"lut_fraction": (0.5,) * n}))
+    with pytest.raises(DesignError, match="solve_mapping"):
+        proxy.estimate(
+            Design(proxy.layer_names, (4,) * n, (4,) * n, mapping={"lut_fraction": (None,) * n})
+        )
 
 
 def test_calibration_rejects_a_foreign_oracle_and_a_budget_overrun(proxy, cnn_real, lstm_task):
@@ -131,19 +137,26 @@ def test_calibration_rejects_a_foreign_oracle_and_a_budget_overrun(proxy, cnn_re
 def test_prior_labels_every_estimate_and_states_its_assumptions():
     workload = zoo.get("resnet18")
     prior = ProxyOracle.prior(workload)
-    estimates = [prior.estimate(uniform_design(workload, b, b, 1.0)) for b in (8, 6, 4, 3, 2)]
+    estimates = [
+        prior.estimate(uniform_design(workload, b, b, mapping={"lut_fraction": 1.0}))
+        for b in (8, 6, 4, 3, 2)
+    ]
     assert all(e.kind == "prior" for e in estimates)
     accs = [e.accuracy for e in estimates]
     assert accs == sorted(accs, reverse=True) and accs[0] > 0.99 and accs[-1] < 0.5
     assert estimates[0].details["assumptions"]["spectrum_exponent"] == 0.5
     scaled = ProxyOracle.prior(workload, baseline=0.6976, chance=0.001)
-    assert scaled.estimate(uniform_design(workload, 8, 8, 0.5)).baseline == 0.6976
+    assert (
+        scaled.estimate(uniform_design(workload, 8, 8, mapping={"lut_fraction": 0.5})).baseline
+        == 0.6976
+    )
     with pytest.raises(DesignError, match="unknown"):
         ProxyOracle.prior(workload, sensitivity=3.0)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenetv2", "deit-s", "lstm-ucf",
-                                  "qwen1.5-moe-a2.7b"])
+@pytest.mark.parametrize(
+    "name", ["resnet18", "mobilenetv2", "deit-s", "lstm-ucf", "qwen1.5-moe-a2.7b"]
+)
 def test_prior_covers_zoo_workloads_and_is_monotone(name):
     workload = zoo.get(name)
     prior = ProxyOracle.prior(workload)
@@ -154,16 +167,18 @@ def test_prior_covers_zoo_workloads_and_is_monotone(name):
     assert np.all(np.diff(acc) >= -1e-12)  # more weight bits, never less accuracy
     full = prior.full_ranks
     if full.max():
-        ranks = np.stack([np.where(full > 0, np.maximum(1, (full * q).astype(int)), 0)
-                          for q in (0.25, 0.5, 1.0)])
+        ranks = np.stack(
+            [np.where(full > 0, np.maximum(1, (full * q).astype(int)), 0) for q in (0.25, 0.5, 1.0)]
+        )
         acc_r = prior.estimate_batch(8 * ones[:3], 8 * ones[:3], ones[:3] * 0.0, ranks)
         assert np.all(np.diff(acc_r) >= -1e-12)
 
 
 def test_accuracy_package_imports_no_torch():
-    code = ("import sys, rl_search.accuracy as A; from hwsim.ir import zoo; "
-            "p = A.ProxyOracle.prior(zoo.get('resnet18')); "
-            "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True)
+    code = (
+        "import sys, rl_search.accuracy as A; from hwsim.ir import zoo; "
+        "p = A.ProxyOracle.prior(zoo.get('resnet18')); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
