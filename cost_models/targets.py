@@ -22,11 +22,12 @@ environment and the searchers work on it unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -344,6 +345,24 @@ def register_target(accepts: Callable[[Hardware], bool], factory: TargetFactory,
     """Register ``factory`` for every hardware preset that ``accepts`` says it can cost.
     Later registrations are tried first, so a more specific target can take over presets."""
     _FACTORIES.insert(0, (accepts, factory, description))
+
+
+def unregister_target(factory: TargetFactory) -> None:
+    """Remove ``factory`` from the registry (and forget the shared targets built so far)."""
+    _FACTORIES[:] = [entry for entry in _FACTORIES if entry[1] is not factory]
+    _INSTANCES.clear()
+
+
+@contextlib.contextmanager
+def registered(accepts: Callable[[Hardware], bool], factory: TargetFactory,
+               description: str) -> Iterator[None]:
+    """``register_target`` for the duration of a ``with`` block (tests, notebooks)."""
+    register_target(accepts, factory, description)
+    _INSTANCES.clear()
+    try:
+        yield
+    finally:
+        unregister_target(factory)
 
 
 def _factory_for(hw: Hardware) -> TargetFactory:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import CodesignError
+from hwsim.spec.records import COMPONENTS
+from rl_search import defaults
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +162,7 @@ def cmd_hardware_list(args: argparse.Namespace) -> int:
     for name in list_hardware():
         hw = load_hardware(name)
         entries.append(_hardware_json(hw))
-        parts = [n for n in ("fpga", "dsp_core", "lut_core", "systolic_array", "gpu",
-                             "lstm_accelerator") if getattr(hw, n) is not None]
+        parts = [n for n in COMPONENTS if getattr(hw, n) is not None]
         fpga = hw.fpga
         rows.append((name, "+".join(parts),
                      fpga.part if fpga else "", fpga.lut if fpga else "", fpga.dsp if fpga else "",
@@ -175,13 +176,35 @@ def cmd_hardware_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knob_table(target: Any) -> dict[str, Any] | None:
+    """What a target offers (fidelities, mapping and hardware knobs), or None without a cost
+    model for the preset."""
+    import cost_models
+
+    try:
+        tgt = cost_models.get_target(target)
+    except CodesignError:
+        return None
+
+    def knob(k: Any) -> dict[str, Any]:
+        return {"name": k.name, "choices": list(k.choices), "default": k.default,
+                "description": k.description}
+
+    return {"class": type(tgt).__name__, "fidelities": list(tgt.fidelities),
+            "mapping_knobs": [knob(k) for k in tgt.mapping_knobs()],
+            "mapping_options": {k: list(v) for k, v in tgt.mapping_options.items()},
+            "hardware_knobs": [knob(k) for k in tgt.hardware_knobs()],
+            "overridable": list(tgt.overridable())}
+
+
 def cmd_hardware_show(args: argparse.Namespace) -> int:
     from hwsim.spec import load_hardware
 
     hw = load_hardware(args.hardware)
     data = _hardware_json(hw)
+    table = _knob_table(hw)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps({**data, "target": table}, indent=2, default=str))
         return 0
     print(f"{hw.name}: {hw.description}")
     if hw.source:
@@ -190,6 +213,22 @@ def cmd_hardware_show(args: argparse.Namespace) -> int:
         if isinstance(values, dict):
             print(f"\n[{section}]")
             print(_table(("field", "value"), [(k, v) for k, v in values.items()]))
+    if table is None:
+        print("\nno cost model yet for this preset")
+        return 0
+    print(f"\ncost model: {table['class']}, fidelities {', '.join(table['fidelities'])}")
+    print("design overrides: [hardware.<component>] tables for "
+          + ", ".join(table["overridable"]))
+    rows = [(k["name"], "per layer", " ".join(map(str, k["choices"])),
+             "target's choice" if k["default"] is None else k["default"], k["description"])
+            for k in table["mapping_knobs"]]
+    rows += [(name, "design-wide", " ".join(map(str, values)), values[0], "[mapping] option")
+             for name, values in table["mapping_options"].items()]
+    rows += [(k["name"], "hardware", " ".join(map(str, k["choices"])), k["default"],
+              k["description"]) for k in table["hardware_knobs"]]
+    if rows:
+        print("\nknobs a design or a search sets:")
+        print(_table(("knob", "scope", "choices (search)", "default", "what"), rows))
     return 0
 
 
@@ -425,7 +464,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                           **problem)
         print(f"designs proposed by {args.propose} for {args.workload} on {args.target}:")
     else:
-        problem["space"] = args.space or "n3h"
+        problem["space"] = args.space or defaults.SPACE
         options = _parse_params(args.option)
         out = train_agent(args.algo, {"workload": args.workload, "target": args.target,
                                       **problem}, args.steps, args.seed, args.out,
@@ -478,10 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hardware_show)
 
     p = sub.add_parser("estimate", help="latency and resources of a design on a target")
-    p.add_argument("--workload", default="resnet18", help="zoo name or workload .toml")
+    p.add_argument("--workload", default=defaults.WORKLOAD, help="zoo name or workload .toml")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="builder parameter of a zoo workload")
-    p.add_argument("--target", default="n3h-zcu102",
+    p.add_argument("--target", default=defaults.TARGET,
                    help="hardware preset with a cost model (e.g. n3h-pynq-z2) or a .toml file")
     p.add_argument("--design", help="design .toml (default: first/last W8A8, others W4A4, "
                    "each layer at its balance point)")
@@ -533,8 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("train", help="train and save an SB3 agent, or let a saved agent "
                        "propose designs for a workload (--propose)")
-    p.add_argument("--workload", default="resnet18", help="zoo name or workload .toml")
-    p.add_argument("--target", default="n3h-zcu102", help="heterogeneous FPGA target")
+    p.add_argument("--workload", default=defaults.WORKLOAD, help="zoo name or workload .toml")
+    p.add_argument("--target", default=defaults.TARGET, help="heterogeneous FPGA target")
     p.add_argument("--space", help="design space: n3h (default), haq, rank, haq+rank, n3h+rank; "
                    "with --propose, the agent's own unless given")
     p.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "sac", "td3", "ddpg",

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from gymnasium import spaces
 
 from hwsim.errors import CodesignError
+from rl_search import defaults
 from rl_search.factory import make_problem
 from rl_search.problem import Objective, Problem
 from rl_search.searchers.base import EvaluateFn
@@ -160,9 +161,9 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
                  "objective": objective}
         if problem is None:
             problem = make_problem(
-                "resnet18" if workload is None else workload,
-                "n3h-zcu102" if target is None else target, space or "n3h",
-                oracle="prior" if oracle is None else oracle,
+                defaults.WORKLOAD if workload is None else workload,
+                defaults.TARGET if target is None else target, space or defaults.SPACE,
+                oracle=defaults.ORACLE if oracle is None else oracle,
                 objective=_objective(objective, options), **_space(options))
         elif options or any(v is not None for v in given.values()):
             extra = sorted(options) + sorted(k for k, v in given.items() if v is not None)

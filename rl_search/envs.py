@@ -11,15 +11,19 @@ from typing import Any
 
 import gymnasium
 
+from rl_search import defaults
+
 ENTRY_POINT = "rl_search.env:CoDesignEnv"
 PRESETS: dict[str, dict[str, Any]] = {
     # N3H-Core's space (core sizes, buffer depths, per-layer bits) on its paper's network.
-    "codesign/HeteroFPGA-v0": {"space": "n3h", "workload": "resnet18", "target": "n3h-zcu102"},
-    # HAQ's per-layer weight and activation bits on the target's fixed cores.
-    "codesign/MixedPrecision-v0": {"space": "haq", "workload": "resnet18",
-                                   "target": "n3h-zcu102"},
+    "codesign/HeteroFPGA-v0": {"space": "n3h", "workload": defaults.WORKLOAD,
+                               "target": defaults.TARGET},
+    # HAQ's per-layer weight and activation bits on the target's fixed cores (any target:
+    # pass target=...).
+    "codesign/MixedPrecision-v0": {"space": "haq", "workload": defaults.WORKLOAD,
+                                   "target": defaults.TARGET},
     # HALOC's per-layer ranks; ResNet-20 (CIFAR) keeps episodes short (14 rank knobs).
-    "codesign/LowRank-v0": {"space": "rank", "workload": "resnet20", "target": "n3h-zcu102"},
+    "codesign/LowRank-v0": {"space": "rank", "workload": "resnet20", "target": defaults.TARGET},
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from cost_models import Target, get_target
 from hwsim.errors import CodesignError
 from hwsim.ir import Workload, zoo
+from rl_search import defaults
 from rl_search.problem import Objective, Problem
 from rl_search.spaces import make_space
 
@@ -35,9 +36,9 @@ def resolve_oracle(oracle: Any, workload: Workload) -> Any:
     return oracle
 
 
-def make_problem(workload: str | Path | Workload = "resnet18",
-                 target: str | Path | Target = "n3h-zcu102", space: str = "n3h", *,
-                 oracle: Any = "prior", objective: Objective | None = None,
+def make_problem(workload: str | Path | Workload = defaults.WORKLOAD,
+                 target: str | Path | Target = defaults.TARGET, space: str = defaults.SPACE, *,
+                 oracle: Any = defaults.ORACLE, objective: Objective | None = None,
                  **space_options: Any) -> Problem:
     """A problem from names: zoo workload (or TOML path), target preset, space preset, oracle.
 

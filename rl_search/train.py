@@ -21,6 +21,7 @@ import numpy as np
 
 from hwsim.errors import CodesignError
 from hwsim.ir import Workload
+from rl_search import defaults
 from rl_search.env import CoDesignEnv
 from rl_search.problem import Objective
 from rl_search.searchers.registry import SB3_NAMES, make_searcher
@@ -101,7 +102,8 @@ def load_sidecar(agent_path: str | Path) -> dict[str, Any]:
 
 
 def propose(agent_path: str | Path, workload: str | Path | Workload,
-            target: str | Path | Any = "n3h-zcu102", n: int = 1, *, oracle: Any = "prior",
+            target: str | Path | Any = defaults.TARGET, n: int = 1, *,
+            oracle: Any = defaults.ORACLE,
             seed: int = 0, **overrides: Any) -> list[dict[str, Any]]:
     """Roll a saved agent out on ``workload`` (new or not) and return its designs.
 

@@ -1,5 +1,8 @@
 """Frozen layer records of the workload IR and their lowering to GEMMs.
 
+Length: over 600 lines on purpose. Every layer kind and its lowering convention sit together
+so that the convention below is read and checked in one file.
+
 Lowering convention (used by every cost model in codesign):
 
 * A GEMM is ``Gemm(m, n, k, count, independent)``: an ``m x k`` activation matrix times a

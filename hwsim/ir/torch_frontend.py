@@ -1,5 +1,8 @@
 """Torch front end: trace an ``nn.Module`` with torch.fx into a :class:`~hwsim.ir.Workload`.
 
+Length: over 600 lines on purpose. The tracer, the per-op handlers and the graph-to-DAG
+conversion share one graph walk and its state; split, each piece would need the others.
+
 The model is traced with ``torch.fx`` (symbolic tracing) and run once on the example input with
 ``torch.fx.passes.shape_prop.ShapeProp`` so every tensor has a concrete shape. Each graph node is
 then one of three things:

@@ -1,5 +1,8 @@
 """Model zoo: every network the seed papers measure, built from its published definition.
 
+Length: over 600 lines on purpose. It is a catalogue of a dozen independent builders, each
+citing its source; one file keeps the registry and every entry in one place to read.
+
 ``names()`` lists the entries, ``get(name, **params)`` builds one, ``entry(name)`` /
 ``entries()`` give each entry's one-line description and its parameters (name, default, accepted
 values, help). Builders are plain functions registered with ``@register``; their keyword-only

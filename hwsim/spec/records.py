@@ -194,7 +194,7 @@ class Hardware:
         c = Checker()
         c.require(isinstance(self.name, str) and bool(self.name), "name", self.name,
                   "must be a non-empty string")
-        components = ("fpga", "dsp_core", "lut_core", "systolic_array", "gpu", "lstm_accelerator")
+        components = tuple(COMPONENTS)
         c.require(any(getattr(self, n) is not None for n in components), "name", self.name,
                   f"a preset needs at least one of {', '.join(components)}")
         if (self.dsp_core or self.lut_core) and self.fpga is None:
