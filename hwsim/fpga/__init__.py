@@ -1,7 +1,10 @@
 """FPGA GEMM cores of N3H-Core (FPGA'22): the DSP core, the BISMO LUT core and their split.
 
 ``analytic``: the released closed-form latency equations (REFERENCE.md section 1), numba kernels
-vectorised over GEMMs and designs.
+vectorised over GEMMs and designs (each design on its own cores: ``batch_designs``).
+``cycle``: the tile-level event simulation of the same cores on :mod:`hwsim.engine`, with its
+schedules in ``cycle_schedules`` and its agreement bands against ``analytic`` in ``cycle_bands``.
+``resources``: LUT / FF / DSP / BRAM estimates of the cores and the platform shell.
 """
 
 from hwsim.fpga.analytic import (
