@@ -14,9 +14,9 @@ import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import gymnasium
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env as gym_check
 
 import cost_models as cm
 from cost_models.targets import registered
@@ -158,7 +158,7 @@ def test_env_passes_the_checkers(form):
     env = CoDesignEnv(problem, form=form)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gymnasium.utils.env_checker.check_env(env, skip_render_check=True)
+        gym_check(env, skip_render_check=True)
         sb3_check(CoDesignEnv(problem, form=form), warn=True)
     env.reset(seed=0)
     done, info = False, {}

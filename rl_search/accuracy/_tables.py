@@ -29,7 +29,7 @@ from rl_search.accuracy.compress import (
     relative_errors,
     tucker2_factors,
 )
-from rl_search.accuracy.proxy import MAX_BITS, LayerErrors
+from rl_search.accuracy.layer_errors import MAX_BITS, LayerErrors
 
 RANK_POINTS = 16
 """Ranks measured exactly per layer; the rest of a longer rank table is interpolated."""

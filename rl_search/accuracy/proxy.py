@@ -82,6 +82,7 @@ from rl_search.accuracy.base import (
     design_rows,
     resolve_fractions,
 )
+from rl_search.accuracy.layer_errors import MAX_BITS, LayerErrors
 from rl_search.accuracy.sampling import random_batch
 
 if TYPE_CHECKING:
@@ -89,41 +90,11 @@ if TYPE_CHECKING:
     from rl_search.accuracy.compress import Compressor
     from rl_search.accuracy.real import RealOracle
 
-MAX_BITS = 16
-"""Tables cover 1..16 bits, the range :class:`~cost_models.design.Design` accepts."""
-
 _FLOOR = 1e-3
 """Smallest retained share ``(acc - chance)/(baseline - chance)`` the log fit inverts."""
 
 _K_BOUNDS = (0.2, 10.0)
 """Range of the link's steepness ``k`` in the calibration fit."""
-
-
-@dataclass(frozen=True)
-class LayerErrors:
-    """One layer's error tables.
-
-    :param name: the layer's name.
-    :param weight: ``[MAX_BITS + 1, channels + 1]``: ``e_w`` with ``bits`` on the ``n_L`` best
-        channels (row 0 unused).
-    :param act: ``[MAX_BITS + 1]``: ``e_a`` by activation bits (entry 0 unused).
-    :param rank: ``[full_rank + 1, MAX_BITS + 1]``: ``e_r`` by rank and activation bits (the
-        factorised layer's intermediate activations are quantised too; column 0: not
-        quantised); row 0 (dense) = 0; one row when the layer cannot be factorised.
-    """
-
-    name: str
-    weight: np.ndarray
-    act: np.ndarray
-    rank: np.ndarray
-
-    @property
-    def channels(self) -> int:
-        return int(self.weight.shape[1] - 1)
-
-    @property
-    def full_rank(self) -> int:
-        return int(self.rank.shape[0] - 1)
 
 
 @dataclass(frozen=True)
