@@ -169,6 +169,23 @@ class DesignBatch:
         object.__setattr__(self, "hardware", hardware)
         object.__setattr__(self, "options", dict(self.options))
 
+    @classmethod
+    def trusted(cls, weight_bits: IntArray, act_bits: IntArray, rank: IntArray | None,
+                mapping: dict[str, FloatArray], hardware: dict[str, npt.NDArray[Any]],
+                options: dict[str, Any]) -> DesignBatch:
+        """A batch from arrays already of the right dtypes and shapes (int64 ``[n, L]`` bits,
+        ``rank`` None or with a non-zero entry, float64 mapping, ``[n]`` hardware columns), as
+        :meth:`rl_search.spaces.DesignSpace.decode_batch` builds them: no validation, for the
+        search inner loop. Anything else goes through the validating constructor."""
+        batch = object.__new__(cls)
+        object.__setattr__(batch, "weight_bits", weight_bits)
+        object.__setattr__(batch, "act_bits", act_bits)
+        object.__setattr__(batch, "rank", rank)
+        object.__setattr__(batch, "mapping", mapping)
+        object.__setattr__(batch, "hardware", hardware)
+        object.__setattr__(batch, "options", options)
+        return batch
+
     def __len__(self) -> int:
         return int(self.weight_bits.shape[0])
 
@@ -178,10 +195,12 @@ class DesignBatch:
 
     def take(self, rows: Any) -> DesignBatch:
         """The designs at ``rows`` (an index array or slice)."""
-        return DesignBatch(self.weight_bits[rows], self.act_bits[rows],
-                           None if self.rank is None else self.rank[rows],
-                           {k: v[rows] for k, v in self.mapping.items()},
-                           {k: v[rows] for k, v in self.hardware.items()}, self.options)
+        rank = None if self.rank is None else self.rank[rows]
+        return DesignBatch.trusted(self.weight_bits[rows], self.act_bits[rows],
+                                   rank if rank is not None and rank.any() else None,
+                                   {k: v[rows] for k, v in self.mapping.items()},
+                                   {k: v[rows] for k, v in self.hardware.items()},
+                                   dict(self.options))
 
 
 @dataclass(frozen=True)

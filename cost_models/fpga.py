@@ -109,6 +109,7 @@ _HARDWARE_TEXT = {
     "dsp_core.input_buffer_depth": "Dl, the DSP core's input buffer depth",
     "dsp_core.weight_buffer_depth": "Dr, the DSP core's weight buffer depth",
 }
+_SMALL_BATCH = 16
 RESOURCE_LABELS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
 _RESOURCE_KEYS = tuple(RESOURCE_LABELS)
 
@@ -310,8 +311,13 @@ class HeteroFpgaTarget(Target):
         if not names:
             return [entry(())], np.zeros(len(batch), dtype=np.int64)
         cols = [batch.hardware[k] for k in names]
-        first, inverse = _codes(cols)
         fields = [n.split(".", 1)[1] for n in names]
+        if len(batch) <= _SMALL_BATCH:  # a dict over the rows beats sorting for a few designs
+            seen: dict[tuple[Any, ...], int] = {}
+            rows = list(zip(*(c.tolist() for c in cols), strict=True))
+            inverse = np.array([seen.setdefault(r, len(seen)) for r in rows], dtype=np.int64)
+            return [entry(tuple(zip(fields, r, strict=True))) for r in seen], inverse
+        first, inverse = _codes(cols)
         entries = [entry(tuple((f, c[i].item()) for f, c in zip(fields, cols, strict=True)))
                    for i in first]
         return entries, inverse

@@ -253,6 +253,16 @@ class Target(ABC):
         self._ranked[key] = (workload, ranked)
         return ranked
 
+    def _batch_names(self) -> tuple[set[str], set[str]]:
+        """The mapping knob names and ``component.field`` names a batch may use (cached)."""
+        names = getattr(self, "_batch_name_cache", None)
+        if names is None:
+            names = ({k.name for k in self.mapping_knobs()},
+                     {f"{c}.{f.name}" for c in self.overridable()
+                      for f in dataclasses.fields(getattr(self.hardware, c))})
+            self._batch_name_cache = names
+        return names
+
     def _check_batch(self, workload: Workload, batch: DesignBatch) -> None:
         problems: list[Problem] = []
         n_layers = len(workload.layers)
@@ -266,7 +276,7 @@ class Target(ABC):
                                         f"1..{self.max_bits} bits"))
         if batch.rank is not None and batch.rank.min() < 0:
             problems.append(Problem("rank", int(batch.rank.min()), "must be >= 0 (0 = dense)"))
-        mapping = {k.name for k in self.mapping_knobs()}
+        mapping, fields = self._batch_names()
         for name in batch.mapping:
             if name not in mapping:
                 problems.append(Problem(f"mapping.{name}", name, f"target {self.name!r} has "
@@ -276,11 +286,8 @@ class Target(ABC):
             if allowed is None or value not in allowed:
                 problems.append(Problem(f"options.{name}", value,
                                         f"target {self.name!r} takes {self.mapping_options}"))
-        fields = {c: {f.name for f in dataclasses.fields(getattr(self.hardware, c))}
-                  for c in self.overridable()}
         for name in batch.hardware:
-            component, _, field = name.partition(".")
-            if field not in fields.get(component, ()):
+            if name not in fields:
                 problems.append(Problem(f"hardware.{name}", name, f"target {self.name!r} has "
                                         f"no such 'component.field'"))
         if problems:

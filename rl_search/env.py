@@ -211,6 +211,34 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
             self._filler = np.where(self._is_bit, 0, problem.max_bits_point())
             self._floor0 = self._floor_value(problem.latency_ms(self._filler[None, :])[0])
 
+    # Read-only views for :class:`rl_search.vec_env.CoDesignVectorEnv`, which steps many copies
+    # of this env in lockstep and must build the same observations.
+
+    @property
+    def observation_rows(self) -> FloatArray:
+        """Sequential form: the observation of every step (and the terminal one), with the
+        dynamic columns (previous decision, clamp floor) at 0."""
+        return self._rows
+
+    @property
+    def oneshot_observation(self) -> FloatArray:
+        """One-shot form: the constant observation."""
+        return self._oneshot_obs
+
+    @property
+    def clamps(self) -> bool:
+        """Whether steps are clamped (constraint mode ``clamp``, sequential form)."""
+        return self._clamp
+
+    @property
+    def clamp_start(self) -> tuple[IntArray, float]:
+        """Clamp mode: the undecided knobs' filler point and the initial "cost so far"."""
+        return self._filler, self._floor0
+
+    def floor_value(self, latency_ms: float) -> float:
+        """The "cost so far" column of a latency (clamp mode)."""
+        return self._floor_value(latency_ms)
+
     @property
     def bad_actions_total(self) -> int:
         """NaN or out-of-range action entries clipped since the env was made (all episodes)."""
@@ -292,7 +320,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         if not (0.0 <= v < self._max_n and v == int(v)):
             self._bad += 1
             v = 0.0 if math.isnan(v) else min(max(v, 0.0), self._max_n - 1.0)
-        return min(int((int(v) + 0.5) / self._max_n * n), n - 1)
+        return self.space.knob_index_from_discrete(self._j, v, self._max_n)
 
     def _decode_all(self, action: Any) -> IntArray:
         a = np.asarray(action, dtype=np.float64)

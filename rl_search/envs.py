@@ -14,6 +14,9 @@ import gymnasium
 from rl_search import defaults
 
 ENTRY_POINT = "rl_search.env:CoDesignEnv"
+VECTOR_ENTRY_POINT = "rl_search.vec_env:CoDesignVectorEnv"
+"""``gymnasium.make_vec(id, num_envs=..., vectorization_mode="vector_entry_point")``: every
+sub-environment's design evaluated in one batch call."""
 PRESETS: dict[str, dict[str, Any]] = {
     # N3H-Core's space (core sizes, buffer depths, per-layer bits) on its paper's network.
     "codesign/HeteroFPGA-v0": {"space": "n3h", "workload": defaults.WORKLOAD,
@@ -31,4 +34,5 @@ def register_envs() -> None:
     """Register :data:`PRESETS` with Gymnasium (idempotent)."""
     for env_id, kwargs in PRESETS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs))
+            gymnasium.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs),
+                               vector_entry_point=VECTOR_ENTRY_POINT)

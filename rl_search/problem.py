@@ -23,6 +23,7 @@ minimum) act on the latency budget only; accuracy and resource budgets are alway
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cost_models import BatchCost, Target
+from cost_models.batch import format_excess
 from hwsim.errors import CodesignError
 from rl_search.spaces import DesignSpace
 
@@ -189,9 +191,10 @@ class Problem:
         """Latency, accuracy and resource fit of points, without budgets or repair."""
         batch = self.space.decode_batch(X)
         cost = self.target.evaluate_batch(self.space.workload, batch)
-        acc = np.asarray(self.oracle.estimate_batch(batch.weight_bits, batch.act_bits,
-                                                    cost.precision_share, batch.rank),
-                         dtype=np.float64)
+        fast = getattr(self.oracle, "estimate_arrays", None)  # unchecked: the target's arrays
+        estimate = fast if fast is not None else self.oracle.estimate_batch
+        acc = np.asarray(estimate(batch.weight_bits, batch.act_bits, cost.precision_share,
+                                  batch.rank), dtype=np.float64)
         return {"latency_ms": cost.latency_ms, "fits": cost.feasible,
                 "util": cost.max_utilisation, "accuracy": acc, "cost": cost}
 
@@ -230,7 +233,7 @@ class Problem:
         X = np.atleast_2d(np.asarray(X, dtype=np.int64)).copy()
         if X.shape[1] != len(self.space):
             raise CodesignError(f"points must have {len(self.space)} entries, got {X.shape[1]}")
-        X = self.space.clip(X)
+        X = self.space.clip(X, out=X)
         if self.objective.mode == "repair":
             X = self.repair(X)
         elif self.objective.mode == "clamp":
@@ -248,21 +251,35 @@ class Problem:
 
     def violations(self, ev: BatchEvaluation, i: int) -> list[str]:
         """The limits and budgets evaluation ``i`` of ``ev`` violates, one line each (empty
-        when it is feasible). Uses the target's batch result kept in ``ev`` (evaluating the
-        point again, uncounted, when ``ev`` was read back from a log)."""
+        when it is feasible): :meth:`violations_batch` for one row."""
+        return self.violations_batch(ev.take(slice(i, i + 1)))[0]
+
+    def violations_batch(self, ev: BatchEvaluation) -> list[list[str]]:
+        """Per evaluation of ``ev``, the limits and budgets it violates, one line each (empty
+        for a feasible one). Uses the target's batch result kept in ``ev`` (evaluating the
+        points again, uncounted, when ``ev`` was read back from a log). Vectorised: only the
+        violating rows format a line."""
         obj = self.objective
-        out: list[str] = []
-        latency = float(ev.latency_ms[i])
-        if not np.isfinite(latency):
-            out.append("a layer cannot run on the hardware (infinite latency)")
-        if obj.require_fit:
-            cost = ev.cost if ev.cost is not None else self._cost(ev.x[i:i + 1])
-            out += cost.violations(i if ev.cost is not None else 0)
-        if obj.latency_budget_ms is not None and latency > obj.latency_budget_ms:
-            out.append(f"latency {latency:.3f} ms > budget {obj.latency_budget_ms:g} ms")
-        drop = float(ev.accuracy_drop[i])
-        if obj.max_accuracy_drop is not None and drop > obj.max_accuracy_drop:
-            out.append(f"accuracy drop {drop:.4f} > budget {obj.max_accuracy_drop:g}")
+        n = len(ev)
+        out: list[list[str]] = [[] for _ in range(n)]
+        latency, drop = ev.latency_ms, ev.accuracy_drop
+        for i in np.nonzero(~np.isfinite(latency))[0].tolist():
+            out[i].append("a layer cannot run on the hardware (infinite latency)")
+        if obj.require_fit and not ev.fits.all():
+            cost = ev.cost if ev.cost is not None else self._cost(ev.x)
+            for key, used in cost.resources.items():
+                have = cost.limits.get(key, math.inf)
+                label = cost.labels.get(key, key)
+                for i in np.nonzero(np.asarray(used) > have)[0].tolist():
+                    out[i].append(format_excess(label, used[i], have))
+        if obj.latency_budget_ms is not None:
+            budget = obj.latency_budget_ms
+            for i in np.nonzero(latency > budget)[0].tolist():
+                out[i].append(f"latency {latency[i]:.3f} ms > budget {budget:g} ms")
+        if obj.max_accuracy_drop is not None:
+            limit = obj.max_accuracy_drop
+            for i in np.nonzero(drop > limit)[0].tolist():
+                out[i].append(f"accuracy drop {drop[i]:.4f} > budget {limit:g}")
         return out
 
     def latency_ms(self, X: IntArray) -> FloatArray:

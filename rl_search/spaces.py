@@ -91,6 +91,7 @@ class DesignSpace:
         self._specs: dict[str, KnobSpec] = {
             k.name: k for k in (*target.mapping_knobs(), *target.hardware_knobs())}
         self.nvec = np.array([k.n for k in self.knobs], dtype=np.int64)
+        self._top = self.nvec - 1
         self._prepare_batch_tables()
 
     def __len__(self) -> int:
@@ -119,9 +120,20 @@ class DesignSpace:
         """
         return self._unit_to_index(a, self.nvec)
 
-    def knob_index_from_unit(self, j: int, a: float) -> int:
-        """:meth:`index_from_unit` for knob ``j`` alone (the sequential environment's step)."""
-        return int(self._unit_to_index(np.asarray([a]), self.nvec[j:j + 1])[0])
+    def knob_index_from_unit(self, j: int, a: Any) -> Any:
+        """:meth:`index_from_unit` for knob ``j`` alone (the sequential environment's step): an
+        int for a scalar ``a``, an int array for an array of them (many environments)."""
+        if np.ndim(a) == 0:
+            return int(self._unit_to_index(np.asarray([a]), self.nvec[j:j + 1])[0])
+        return self._unit_to_index(a, self.nvec[j])
+
+    def knob_index_from_discrete(self, j: int, i: Any, k: int) -> Any:
+        """Action ``i`` of a ``Discrete(k)`` shared by every knob -> a choice of knob ``j``:
+        ``floor((i + 0.5) / k * n)``, so every action is valid and each of the knob's ``n``
+        choices gets a near-equal share of the ``k`` actions (an int array for an array)."""
+        n = int(self.nvec[j])
+        idx = np.minimum(((np.floor(i) + 0.5) / k * n).astype(np.int64), n - 1)
+        return int(idx) if np.ndim(i) == 0 else idx
 
     @staticmethod
     def _unit_to_index(a: Any, nvec: IntArray) -> IntArray:
@@ -139,8 +151,11 @@ class DesignSpace:
         """The centre of each choice's interval: ``index_from_unit(unit_from_index(x)) == x``."""
         return (np.asarray(x, dtype=np.float64) + 0.5) / self.nvec
 
-    def clip(self, x: Any) -> IntArray:
-        return np.clip(np.asarray(x, dtype=np.int64), 0, self.nvec - 1)
+    def clip(self, x: Any, *, out: IntArray | None = None) -> IntArray:
+        """Indices clipped into ``[0, nvec)`` (in place into ``out`` when given)."""
+        arr = np.asarray(x, dtype=np.int64)
+        res = np.maximum(arr, 0, out=out)
+        return np.minimum(res, self._top, out=res)
 
     def random(self, rng: np.random.Generator, n: int | None = None) -> IntArray:
         shape = (n, len(self.knobs)) if n is not None else (len(self.knobs),)
@@ -218,7 +233,8 @@ class DesignSpace:
         hardware = {key: table[X[:, j]] for key, j, table in self._hw_tables}
         rank = out.pop("rank")
         wb, ab = out.pop("weight_bits"), out.pop("act_bits")
-        return DesignBatch(wb, ab, rank, out, hardware, self._options)
+        return DesignBatch.trusted(wb, ab, rank if self._has_rank and rank.any() else None, out,
+                                   hardware, dict(self._options))
 
     def _prepare_batch_tables(self) -> None:
         """Precompute what :meth:`decode_batch` gathers from (it runs once per evaluation)."""
@@ -257,6 +273,7 @@ class DesignSpace:
         self._hw_tables = [(k.key, j, np.asarray(k.choices)) for j, k in enumerate(self.knobs)
                            if k.kind == "hardware"]
         self._options = dict(base.options)
+        self._has_rank = bool(self._base_rows["rank"].any()) or "rank" in self._gathers
 
     # ------------------------------------------------------------------ observations
 

@@ -240,6 +240,22 @@ class ProxyOracle(AccuracyOracle):
         e_w, e_a, e_r = self.error_terms(weight_bits, act_bits, lut_fraction, rank)
         return self._link(((e_w + e_a + e_r) * self.sensitivities).sum(axis=1))
 
+    def estimate_arrays(self, weight_bits: np.ndarray, act_bits: np.ndarray,
+                        lut_fraction: np.ndarray, rank: np.ndarray | None) -> np.ndarray:
+        """:meth:`estimate_batch` without the input checks, for arrays a target produced
+        (int64 bits in range, float64 fractions in [0, 1], rank None or int64 within the full
+        ranks): the search inner loop. Bitwise the same result."""
+        rk = self._no_rank(weight_bits.shape) if rank is None else rank
+        e_w, e_a, e_r = self._terms(weight_bits, act_bits, lut_fraction, rk)
+        return self._link(((e_w + e_a + e_r) * self.sensitivities).sum(axis=1))
+
+    def _no_rank(self, shape: tuple[int, ...]) -> np.ndarray:
+        cached = getattr(self, "_zeros", None)
+        if cached is None or cached.shape != shape:
+            cached = np.zeros(shape, dtype=np.int64)
+            self._zeros = cached
+        return cached
+
     def score_batch(self, weight_bits: Any, act_bits: Any, lut_fraction: Any,
                     rank: Any = None) -> np.ndarray:
         """The additive score ``z`` (sensitivity-weighted sum of per-layer error terms) that
