@@ -118,6 +118,13 @@ def _resource_vector(r: Resources) -> npt.NDArray[np.int64]:
     return np.array([getattr(r, k) for k in _RESOURCE_KEYS], dtype=np.int64)
 
 
+def _rows_of(rows: list[npt.NDArray[Any]], index: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """``rows[index[d]]`` for every design ``d``, as one array."""
+    if len(rows) == 1:
+        return np.repeat(rows[0][None, :], index.shape[0], axis=0)
+    return np.stack(rows)[index]
+
+
 def _codes(columns: list[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Unique rows of ``columns`` (equal-length 1-D arrays): ``(first row of each unique
     combination, inverse)``. Each column is ranked on its own and the ranks combined in mixed
@@ -150,6 +157,7 @@ class HeteroFpgaTarget(Target):
         self.max_bits = hardware.lut_core.max_bits
         self._shell = _resource_vector(shell_resources(self.device))
         self._limits = {k: getattr(self.device, k) for k in _RESOURCE_KEYS}
+        self._limit_row = np.array([self._limits[k] for k in _RESOURCE_KEYS])
         self._lut_cache: dict[tuple[Any, ...], tuple[LutCore, Any, Any]] = {}
         self._dsp_cache: dict[tuple[Any, ...], tuple[DspCore, Any]] = {}
         self._dsp_res: dict[tuple[DspCore, int], npt.NDArray[np.int64]] = {}
@@ -326,8 +334,8 @@ class HeteroFpgaTarget(Target):
         arrays = workload.to_arrays()
         luts, lut_of = self._core_rows(batch, "lut_core")
         dsps, dsp_of = self._core_rows(batch, "dsp_core")
-        lut_rows = np.stack([e[1] for e in luts])[lut_of]
-        dsp_rows = np.stack([e[1] for e in dsps])[dsp_of]
+        lut_rows = _rows_of([e[1] for e in luts], lut_of)
+        dsp_rows = _rows_of([e[1] for e in dsps], dsp_of)
         rho = batch.mapping.get("lut_fraction")
         if rho is None:
             rho = np.full(batch.weight_bits.shape, np.nan)
@@ -343,13 +351,16 @@ class HeteroFpgaTarget(Target):
             arrays, _main_gemms(workload), wb, ab, rho, lut_rows, dsp_rows,
             balance=batch.options.get("balance", "exact"))
         # Resources: shell + LUT core + DSP core at the widest activation it runs.
-        lut_res = np.stack([e[2] for e in luts])[lut_of]
-        pair, pair_of = np.unique(dsp_of * 64 + widest, return_inverse=True)
-        dsp_res = np.stack([self._dsp_resources(dsps[int(p) // 64][0], int(p) % 64)
-                            for p in pair])[pair_of.reshape(-1)]
+        lut_res = _rows_of([e[2] for e in luts], lut_of)
+        if len(dsps) == 1 and len(batch) <= _SMALL_BATCH:
+            dsp_res = np.stack([self._dsp_resources(dsps[0][0], w) for w in widest.tolist()])
+        else:
+            pair, pair_of = np.unique(dsp_of * 64 + widest, return_inverse=True)
+            dsp_res = np.stack([self._dsp_resources(dsps[int(p) // 64][0], int(p) % 64)
+                                for p in pair])[pair_of.reshape(-1)]
         used = self._shell + lut_res + dsp_res
         resources = {k: used[:, j] for j, k in enumerate(_RESOURCE_KEYS)}
-        limits = np.array([self._limits[k] for k in _RESOURCE_KEYS])
+        limits = self._limit_row
         runnable = np.isfinite(cycles)
         feasible = runnable & (used <= limits).all(axis=1)
         return BatchCost(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
