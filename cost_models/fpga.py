@@ -21,7 +21,10 @@ simulated DMA moves.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +34,7 @@ from cost_models.batch import BatchCost, DesignBatch, KnobSpec
 from cost_models.design import Design, DesignError
 from cost_models.report import CostReport, LayerCost
 from cost_models.targets import Target, register_target
-from hwsim.errors import Problem, SpecError
+from hwsim.errors import Problem, RecordError, SpecError
 from hwsim.fpga import analytic
 from hwsim.fpga.resources import (
     Resources,
@@ -137,6 +140,18 @@ def _codes(columns: list[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.int64], npt.
     return first, inverse.reshape(-1)
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """A core's hardware-knob grid (see :meth:`HeteroFpgaTarget._grid`)."""
+
+    names: list[str]
+    choices: list[npt.NDArray[Any]]
+    rows: npt.NDArray[np.int64]
+    res: npt.NDArray[np.int64]
+    max_bits: npt.NDArray[np.int64]
+    valid: npt.NDArray[np.bool_]
+
+
 class HeteroFpgaTarget(Target):
     """N3H-Core style FPGA: ``[fpga]`` + ``[dsp_core]`` + ``[lut_core]`` in the preset.
 
@@ -161,6 +176,7 @@ class HeteroFpgaTarget(Target):
         self._lut_cache: dict[tuple[Any, ...], tuple[LutCore, Any, Any]] = {}
         self._dsp_cache: dict[tuple[Any, ...], tuple[DspCore, Any]] = {}
         self._dsp_res: dict[tuple[DspCore, int], npt.NDArray[np.int64]] = {}
+        self._grids: dict[str, _Grid] = {}
 
     # ------------------------------------------------------------------------ knob table
 
@@ -330,17 +346,101 @@ class HeteroFpgaTarget(Target):
                    for i in first]
         return entries, inverse
 
+    def _grid(self, component: str) -> _Grid:
+        """Every combination of ``component``'s hardware knobs (the knob table's choices), its
+        kernel row and resources computed once (the LUT core: 576 combinations; the DSP core:
+        15, by the widest activation it runs): a batch whose hardware columns stay on this
+        grid is then costed by gathers instead of one Python step per distinct core."""
+        grid = self._grids.get(component)
+        if grid is not None:
+            return grid
+        names = sorted(k for k in HARDWARE_CHOICES if k.startswith(component + "."))
+        choices = [np.array(sorted(HARDWARE_CHOICES[k])) for k in names]
+        fields = [n.split(".", 1)[1] for n in names]
+        combos = list(itertools.product(*(c.tolist() for c in choices)))
+        rows, res, max_bits, valid = [], [], [], []
+        for combo in combos:
+            key = tuple(zip(fields, combo, strict=True))
+            try:
+                if component == "lut_core":
+                    core, row, r = self._lut_entry(key)
+                    res.append(r)
+                    max_bits.append(core.max_bits)
+                else:
+                    core, row = self._dsp_entry(key)
+                    res.append(np.stack([self._dsp_resources(core, w) for w in range(17)]))
+                rows.append(row)
+                valid.append(True)
+            except RecordError:  # a combination the core or the model cannot describe
+                rows.append(rows[-1] if rows else np.zeros(5 if component == "lut_core" else 3,
+                                                           dtype=np.int64))
+                res.append(res[-1] if res else np.zeros(5, dtype=np.int64))
+                max_bits.append(0)
+                valid.append(False)
+        grid = _Grid(names, choices, np.array(rows), np.array(res), np.array(max_bits),
+                     np.array(valid))
+        self._grids[component] = grid
+        return grid
+
+    def _grid_codes(self, batch: DesignBatch, component: str) -> npt.NDArray[np.int64] | None:
+        """Each design's index into :meth:`_grid`, or None when some design's core is off the
+        grid (a field that is not a hardware knob, a value that is not a choice)."""
+        names = [k for k in batch.hardware if k.startswith(component + ".")]
+        grid = self._grid(component)
+        if not set(names) <= set(grid.names):
+            return None
+        code = np.zeros(len(batch), dtype=np.int64)
+        for name, choices in zip(grid.names, grid.choices, strict=True):
+            col = batch.hardware.get(name)
+            if col is None:
+                preset = getattr(getattr(self.hardware, component), name.split(".", 1)[1])
+                hit = np.nonzero(choices == preset)[0]
+                if hit.size == 0:
+                    return None
+                pos: Any = int(hit[0])
+            else:
+                pos = np.minimum(np.searchsorted(choices, col), len(choices) - 1)
+                if not (choices[pos] == col).all():
+                    return None
+            code = code * len(choices) + pos
+        return code if grid.valid[code].all() else None
+
+    def _lut_side(self, batch: DesignBatch) -> tuple[Any, Any, int]:
+        """LUT-core kernel rows ``[n, 5]``, resources ``[n, 5]`` and the smallest max_bits."""
+        code = self._grid_codes(batch, "lut_core") if len(batch) > _SMALL_BATCH else None
+        if code is not None:
+            grid = self._grid("lut_core")
+            return grid.rows[code], grid.res[code], int(grid.max_bits[code].min())
+        luts, lut_of = self._core_rows(batch, "lut_core")
+        return (_rows_of([e[1] for e in luts], lut_of), _rows_of([e[2] for e in luts], lut_of),
+                min(e[0].max_bits for e in luts))
+
+    def _dsp_side(self, batch: DesignBatch) -> tuple[Any, Callable[[Any], Any]]:
+        """DSP-core kernel rows ``[n, 3]``, and its resources ``[n, 5]`` given each design's
+        widest DSP activation."""
+        code = self._grid_codes(batch, "dsp_core") if len(batch) > _SMALL_BATCH else None
+        if code is not None:
+            grid = self._grid("dsp_core")
+            return grid.rows[code], lambda widest: grid.res[code, widest]
+        dsps, dsp_of = self._core_rows(batch, "dsp_core")
+
+        def resources(widest: Any) -> Any:
+            if len(dsps) == 1 and len(batch) <= _SMALL_BATCH:
+                return np.stack([self._dsp_resources(dsps[0][0], w) for w in widest.tolist()])
+            pair, pair_of = np.unique(dsp_of * 64 + widest, return_inverse=True)
+            return np.stack([self._dsp_resources(dsps[int(p) // 64][0], int(p) % 64)
+                             for p in pair])[pair_of.reshape(-1)]
+
+        return _rows_of([e[1] for e in dsps], dsp_of), resources
+
     def _evaluate_batch(self, workload: Workload, batch: DesignBatch) -> BatchCost:
         arrays = workload.to_arrays()
-        luts, lut_of = self._core_rows(batch, "lut_core")
-        dsps, dsp_of = self._core_rows(batch, "dsp_core")
-        lut_rows = _rows_of([e[1] for e in luts], lut_of)
-        dsp_rows = _rows_of([e[1] for e in dsps], dsp_of)
+        lut_rows, lut_res, w_limit = self._lut_side(batch)
+        dsp_rows, dsp_resources = self._dsp_side(batch)
         rho = batch.mapping.get("lut_fraction")
         if rho is None:
             rho = np.full(batch.weight_bits.shape, np.nan)
         wb, ab = batch.weight_bits, batch.act_bits
-        w_limit = min(e[0].max_bits for e in luts)
         a_limit = min(w_limit, DSP_MAX_ACT_BITS)
         if ab.max() > a_limit or wb.max() > w_limit:
             field, value, limit = (("act_bits", ab.max(), a_limit) if ab.max() > a_limit
@@ -351,18 +451,10 @@ class HeteroFpgaTarget(Target):
             arrays, _main_gemms(workload), wb, ab, rho, lut_rows, dsp_rows,
             balance=batch.options.get("balance", "exact"))
         # Resources: shell + LUT core + DSP core at the widest activation it runs.
-        lut_res = _rows_of([e[2] for e in luts], lut_of)
-        if len(dsps) == 1 and len(batch) <= _SMALL_BATCH:
-            dsp_res = np.stack([self._dsp_resources(dsps[0][0], w) for w in widest.tolist()])
-        else:
-            pair, pair_of = np.unique(dsp_of * 64 + widest, return_inverse=True)
-            dsp_res = np.stack([self._dsp_resources(dsps[int(p) // 64][0], int(p) % 64)
-                                for p in pair])[pair_of.reshape(-1)]
-        used = self._shell + lut_res + dsp_res
+        used = self._shell + lut_res + dsp_resources(widest)
         resources = {k: used[:, j] for j, k in enumerate(_RESOURCE_KEYS)}
-        limits = self._limit_row
         runnable = np.isfinite(cycles)
-        feasible = runnable & (used <= limits).all(axis=1)
+        feasible = runnable & (used <= self._limit_row).all(axis=1)
         return BatchCost(cycles=cycles, latency_ms=cycles / (self.device.clock_mhz * 1e3),
                          runnable=runnable, feasible=feasible, resources=resources,
                          limits=dict(self._limits), labels=RESOURCE_LABELS,

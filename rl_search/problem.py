@@ -252,7 +252,7 @@ class Problem:
     def violations(self, ev: BatchEvaluation, i: int) -> list[str]:
         """The limits and budgets evaluation ``i`` of ``ev`` violates, one line each (empty
         when it is feasible): :meth:`violations_batch` for one row."""
-        return self.violations_batch(ev.take(slice(i, i + 1)))[0]
+        return self.violations_batch(ev if len(ev) == 1 else ev.take(slice(i, i + 1)))[0]
 
     def violations_batch(self, ev: BatchEvaluation) -> list[list[str]]:
         """Per evaluation of ``ev``, the limits and budgets it violates, one line each (empty

@@ -92,6 +92,7 @@ class DesignSpace:
             k.name: k for k in (*target.mapping_knobs(), *target.hardware_knobs())}
         self.nvec = np.array([k.n for k in self.knobs], dtype=np.int64)
         self._top = self.nvec - 1
+        self._nlist = [int(v) for v in self.nvec]
         self._prepare_batch_tables()
 
     def __len__(self) -> int:
@@ -123,8 +124,12 @@ class DesignSpace:
     def knob_index_from_unit(self, j: int, a: Any) -> Any:
         """:meth:`index_from_unit` for knob ``j`` alone (the sequential environment's step): an
         int for a scalar ``a``, an int array for an array of them (many environments)."""
-        if np.ndim(a) == 0:
-            return int(self._unit_to_index(np.asarray([a]), self.nvec[j:j + 1])[0])
+        if isinstance(a, (float, int, np.floating, np.integer)):
+            # the same map in plain Python: numpy's per-call overhead dominates one value
+            n = self._nlist[j]
+            u = float(a)
+            u = 0.0 if u != u else min(max(u, 0.0), 1.0)  # NaN -> the lowest choice
+            return min(int(u * n), n - 1)
         return self._unit_to_index(a, self.nvec[j])
 
     def knob_index_from_discrete(self, j: int, i: Any, k: int) -> Any:

@@ -69,6 +69,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numba
 import numpy as np
 
 from cost_models.design import Design, DesignError
@@ -245,9 +246,14 @@ class ProxyOracle(AccuracyOracle):
         """:meth:`estimate_batch` without the input checks, for arrays a target produced
         (int64 bits in range, float64 fractions in [0, 1], rank None or int64 within the full
         ranks): the search inner loop. Bitwise the same result."""
+        if rank is not None and (rank > self._full).any():
+            self._terms(weight_bits, act_bits, lut_fraction, rank)  # raises, naming the layer
         rk = self._no_rank(weight_bits.shape) if rank is None else rank
-        e_w, e_a, e_r = self._terms(weight_bits, act_bits, lut_fraction, rk)
-        return self._link(((e_w + e_a + e_r) * self.sensitivities).sum(axis=1))
+        weighted = _weighted_terms(weight_bits, act_bits, lut_fraction, rk, self._channels,
+                                   self._w_flat, self._w_stride, self._width, self._a_flat,
+                                   self._r_flat, self._rwidth,
+                                   np.ascontiguousarray(self.sensitivities, dtype=np.float64))
+        return self._link(weighted.sum(axis=1))
 
     def _no_rank(self, shape: tuple[int, ...]) -> np.ndarray:
         cached = getattr(self, "_zeros", None)
@@ -470,6 +476,26 @@ DEFAULT_PRIOR: dict[str, float] = {
     "spectrum_exponent": 0.5,
 }
 """The weight-free prior's assumptions (see :meth:`ProxyOracle.prior`)."""
+
+
+@numba.njit(cache=True)
+def _weighted_terms(wb: Any, ab: Any, fr: Any, rk: Any, channels: Any, w_flat: Any,
+                    w_stride: int, width: int, a_flat: Any, r_flat: Any, rwidth: int,
+                    sens: Any) -> Any:
+    """``(e_w + e_a + e_r) * sensitivity`` per design and layer: the table lookups of
+    :meth:`ProxyOracle._terms` in one pass (element for element the same arithmetic, so the
+    row sums numpy takes afterwards are bitwise those of :meth:`ProxyOracle.estimate_batch`)."""
+    n, n_layers = wb.shape
+    out = np.empty((n, n_layers))
+    stride_a = MAX_BITS + 1
+    for d in range(n):
+        for i in range(n_layers):
+            n_lut = min(int(np.rint(fr[d, i] * channels[i])), channels[i])
+            e_w = w_flat[i * w_stride + wb[d, i] * width + n_lut]
+            e_a = a_flat[i * stride_a + ab[d, i]]
+            e_r = r_flat[(i * rwidth + rk[d, i]) * stride_a + ab[d, i]]
+            out[d, i] = (e_w + e_a + e_r) * sens[i]
+    return out
 
 
 def _link(z: np.ndarray, k: float, chance: float, span: float) -> np.ndarray:

@@ -113,3 +113,32 @@ def test_design_for_another_workload_is_refused(tmp_path):
     design = dataclasses.replace(cm.uniform_design(R18, 4, 4), workload="resnet18-other")
     with pytest.raises(DesignError, match="another workload"):
         cm.evaluate(R18, "n3h-zcu102", design)
+
+
+@pytest.mark.parametrize("off_grid", [False, True])
+def test_large_batches_on_and_off_the_knob_grid_equal_single_designs(off_grid):
+    """Batches past the small-batch path take the knob-grid tables (or, with a value that is not
+    a knob choice, the per-core path); both must equal one-design evaluations."""
+    from cost_models.fpga import HARDWARE_CHOICES
+
+    target = cm.get_target("n3h-zcu102")
+    rng = np.random.default_rng(4)
+    n = 48
+    hardware = {name: rng.choice(choices, n) for name, choices in HARDWARE_CHOICES.items()}
+    if off_grid:
+        hardware["lut_core.rows"][0] = 5  # not a knob choice, still a valid core
+    wb = rng.integers(2, 9, (n, len(R18)))
+    ab = rng.integers(2, 9, (n, len(R18)))
+    batch = target.evaluate_batch(R18, cm.DesignBatch(wb, ab, hardware=hardware))
+    for i in range(0, n, 3):
+        overrides: dict[str, dict[str, int]] = {}
+        for name, col in hardware.items():
+            component, field = name.split(".")
+            overrides.setdefault(component, {})[field] = int(col[i])
+        design = cm.Design(R18.layer_names, tuple(map(int, wb[i])), tuple(map(int, ab[i])),
+                           hardware=overrides)
+        report = target.evaluate(R18, design)
+        assert batch.cycles[i] == report.total_cycles or (
+            batch.cycles[i] == pytest.approx(report.total_cycles, rel=1e-12))
+        assert batch.violations(i) == list(report.violations[:len(batch.violations(i))])
+        assert {k: int(v[i]) for k, v in batch.resources.items()} == report.resources

@@ -182,3 +182,20 @@ def test_accuracy_package_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_unchecked_batch_path_is_bitwise_the_checked_one():
+    """``estimate_arrays`` (the search inner loop's path, one numba pass) equals
+    ``estimate_batch`` bit for bit, with and without ranks."""
+    from rl_search.factory import make_problem
+
+    for space in ("haq+rank", "n3h"):
+        problem = make_problem("resnet20", "n3h-zcu102", space)
+        X = problem.space.random(np.random.default_rng(0), 300)
+        batch = problem.space.decode_batch(X)
+        cost = problem.target.evaluate_batch(problem.space.workload, batch)
+        checked = problem.oracle.estimate_batch(batch.weight_bits, batch.act_bits,
+                                                cost.precision_share, batch.rank)
+        fast = problem.oracle.estimate_arrays(batch.weight_bits, batch.act_bits,
+                                              cost.precision_share, batch.rank)
+        assert np.array_equal(checked, fast)
