@@ -99,31 +99,33 @@ def best_rate(call, n: int) -> float:  # type: ignore[no-untyped-def]
     return n / best
 
 
-threads = numba.get_num_threads()
-numba.set_num_threads(1)
-through: list[tuple[str, float]] = []
-for space in ("n3h", "haq"):
+def throughput(space: str) -> list[tuple[str, float]]:
+    """Per-core designs/s of the kernel, the problem and the vectorised env in ``space``."""
     problem = make_problem("resnet18", "n3h-zcu102", space)
     X = problem.space.random(np.random.default_rng(args.seed), args.batch)
     batch = problem.space.decode_batch(X)
-    target = problem.target
     wl = problem.space.workload
-    cores = [target.cores(problem.space.decode(x)) for x in X]
+    cores = [problem.target.cores(problem.space.decode(x)) for x in X]  # type: ignore[attr-defined]
     lut_rows, dsp_rows = analytic.hardware_rows([c[0] for c in cores], [c[1] for c in cores])
     nan = np.full(batch.weight_bits.shape, np.nan)
     main = _main_gemms(wl)
-    through.append((f"{space}: kernel alone (batch_designs, splits solved)", best_rate(
+    out = [(f"{space}: kernel alone (batch_designs, splits solved)", best_rate(
         lambda: analytic.batch_designs(wl.to_arrays(), main, batch.weight_bits, batch.act_bits,
-                                       nan, lut_rows, dsp_rows, parallel=False), len(X))))
-    through.append((f"{space}: Problem.evaluate_batch (prior oracle included)",
-                    best_rate(lambda: problem.evaluate_batch(X), len(X))))
+                                       nan, lut_rows, dsp_rows, parallel=False), len(X))),
+           (f"{space}: Problem.evaluate_batch (prior oracle included)",
+            best_rate(lambda: problem.evaluate_batch(X), len(X)))]
     venv = CoDesignVectorEnv(problem, num_envs=args.batch, form="oneshot", action="box")
     venv.action_space.seed(args.seed)
-    acts = [venv.action_space.sample() for _ in range(args.batch_repeats + 1)]
+    steps = iter([venv.action_space.sample() for _ in range(args.batch_repeats + 1)])
     venv.reset(seed=args.seed)
-    steps = iter(acts * 2)
-    through.append((f"{space}: CoDesignVectorEnv one-shot step ({args.batch} envs)",
-                    best_rate(lambda: venv.step(next(steps)), len(X))))
+    out.append((f"{space}: CoDesignVectorEnv one-shot step ({args.batch} envs)",
+                best_rate(lambda: venv.step(next(steps)), len(X))))
+    return out
+
+
+threads = numba.get_num_threads()
+numba.set_num_threads(1)
+through = throughput("n3h") + throughput("haq")
 numba.set_num_threads(threads)
 
 rows: list[tuple[str, str, float, str]] = []  # (env, measurement, rate, unit)

@@ -138,7 +138,7 @@ t = best_seconds(lambda: n3h_sweep_balance(g_m[:nb], g_n[:nb], g_k[:nb], g_w[:nb
 rows.append(("balance, release's 0.01 sweep", nb / t, "GEMMs/s"))
 t = best_seconds(lambda: exact_balance(g_m[:nb], g_n[:nb], g_k[:nb], g_w[:nb], g_a[:nb], lut,
                                        dsp), args.repeats)
-rows.append(("balance, exact bisection", nb / t, "GEMMs/s"))
+rows.append(("balance, exact (tile search)", nb / t, "GEMMs/s"))
 
 nl = args.naive_layers
 start = time.perf_counter()

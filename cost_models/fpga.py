@@ -363,12 +363,12 @@ class HeteroFpgaTarget(Target):
             key = tuple(zip(fields, combo, strict=True))
             try:
                 if component == "lut_core":
-                    core, row, r = self._lut_entry(key)
+                    lut, row, r = self._lut_entry(key)
                     res.append(r)
-                    max_bits.append(core.max_bits)
+                    max_bits.append(lut.max_bits)
                 else:
-                    core, row = self._dsp_entry(key)
-                    res.append(np.stack([self._dsp_resources(core, w) for w in range(17)]))
+                    dsp, row = self._dsp_entry(key)
+                    res.append(np.stack([self._dsp_resources(dsp, w) for w in range(17)]))
                 rows.append(row)
                 valid.append(True)
             except RecordError:  # a combination the core or the model cannot describe

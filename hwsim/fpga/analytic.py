@@ -1,5 +1,9 @@
 """Analytic latency tier of N3H-Core's heterogeneous DSP + LUT GEMM cores.
 
+Length: over 600 lines on purpose. The numba kernels call each other (cost, split, balance,
+network sums), and numba's on-disk cache does not see edits across modules, so they live in one
+module (STYLE.md); the public wrappers that validate their inputs sit beside them.
+
 Source: Gong, Xu, He et al., "N3H-Core: Neuron-designed Neural Network Accelerator via
 FPGA-based Heterogeneous Computing Cores", FPGA'22 (arXiv 2112.08193), and the authors' released
 latency model (github.com/zhihanxu/N3H-Core, ``lib/env/linear_quantize_env_ru.py``: ``cal_bismo``,
@@ -82,6 +86,10 @@ wraps to 0, the stall term ``r`` drops. It can grow with Dm, Dn or Dk (the fetch
 padded tiles, ``Dm*ceil(m/Dm)``), with LMEM (``d`` and ``(R-3)*F_L`` scale with the buffer's
 tile count R, not the tiles used), and with the DRAM word ``f`` (a faster fetch exposes the
 execute stall ``d``).
+
+The exact balance (:func:`exact_balance`, and :func:`batch_designs` for NaN splits) is solved by
+``_balance_one``, bitwise equal to the plain bisection ``_exact_one`` kept as its reference
+(see the comment above ``_balance_channels``).
 
 The kernels are private ``numba.njit`` functions behind public functions that validate their
 inputs first. ``.py_func`` gives the plain Python, and ``NUMBA_DISABLE_JIT=1`` makes them plain
@@ -312,12 +320,14 @@ def _network_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, laye
 @numba.njit(cache=True)
 def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
                  main: Any, w_bits: Any, a_bits: Any, rho_in: Any, rho_out: Any, on_dsp_out: Any,
-                 lut_arr: Any, dsp_arr: Any, sweep: bool, valid_only: bool) -> tuple[float, int]:
+                 solved_out: Any, lut_arr: Any, dsp_arr: Any, sweep: bool, valid_only: bool
+                 ) -> tuple[float, int]:
     """Design ``d`` on its own cores (row ``d`` of ``lut_arr`` / ``dsp_arr``): solve every NaN
     split on the layer's largest GEMM (``main``), then sum the GEMMs in order.
 
     Fills row ``d`` of ``rho_out`` (the splits used) and of ``on_dsp_out`` (1 where some GEMM
-    of the layer leaves work on the DSP core).
+    of the layer leaves work on the DSP core); row ``d`` of ``solved_out`` is scratch (the
+    solved main GEMMs' cycles, which the solve has in hand, NaN for the others).
 
     :return: ``(cycles, widest)``: total cycles (bitwise :func:`_design_cycles` with the solved
         splits) and the widest activation of any GEMM that leaves work on the DSP core (1 when
@@ -325,24 +335,34 @@ def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, l
     """
     lut_hw = (lut_arr[d, 0], lut_arr[d, 1], lut_arr[d, 2], lut_arr[d, 3], lut_arr[d, 4])
     dsp_hw = (dsp_arr[d, 0], dsp_arr[d, 1], dsp_arr[d, 2])
+    solved = solved_out[d]  # layer i's main GEMM costed at its solved split; NaN: not solved
+    widest = 1
     for i in range(rho_in.shape[1]):
         r = rho_in[d, i]
+        solved[i] = np.nan
+        on_dsp_out[d, i] = 0
         if np.isnan(r):
             g = main[i]
             if sweep:
                 r = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
                                a_bits[d, i], lut_hw, dsp_hw, valid_only)
-            else:
-                x, _ = _exact_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
-                                  a_bits[d, i], lut_hw, dsp_hw, valid_only)
-                r = x / (n[g] * count[g])
+            else:  # r = n_lut/(n*count) with _exact_one's n_lut, and the GEMM costed there
+                n_lut, _, r, solved[i] = _balance_one(m[g], n[g], k[g], count[g],
+                                                      independent[g], w_bits[d, i], a_bits[d, i],
+                                                      lut_hw, dsp_hw, valid_only)
+                # costed (not NaN): r splits as solved, so the DSP core has the rest of it
+                if not np.isnan(solved[i]) and n_lut < n[g] * count[g]:
+                    on_dsp_out[d, i] = 1
+                    if a_bits[d, i] > widest:
+                        widest = a_bits[d, i]
         rho_out[d, i] = r
-        on_dsp_out[d, i] = 0
     total = 0.0
-    widest = 1
     for g in range(m.shape[0]):
         i = layer[g]
         r = rho_out[d, i]
+        if main[i] == g and not np.isnan(solved[i]):
+            total += solved[i]  # bitwise the _hetero_one below; its DSP share is counted above
+            continue
         lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
                                    a_bits[d, i], r, lut_hw, dsp_hw, valid_only)
         total += max(lut_c, dsp_c)
@@ -366,10 +386,11 @@ def _designs_serial(m: Any, n: Any, k: Any, count: Any, independent: Any, layer:
     widest = np.empty(size, dtype=np.int64)
     rho_out = np.empty(rho_in.shape)
     on_dsp = np.empty(rho_in.shape, dtype=np.int8)
+    solved = np.empty(rho_in.shape)
     for d in range(size):
         cycles[d], widest[d] = _design_full(d, m, n, k, count, independent, layer, main, w_bits,
-                                            a_bits, rho_in, rho_out, on_dsp, lut_arr, dsp_arr,
-                                            sweep, valid_only)
+                                            a_bits, rho_in, rho_out, on_dsp, solved, lut_arr,
+                                            dsp_arr, sweep, valid_only)
     return cycles, rho_out, widest, on_dsp
 
 
@@ -383,9 +404,10 @@ def _designs_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, laye
     widest = np.empty(size, dtype=np.int64)
     rho_out = np.empty(rho_in.shape)
     on_dsp = np.empty(rho_in.shape, dtype=np.int8)
+    solved = np.empty(rho_in.shape)
     for d in prange(size):
         c, w = _design_full(d, m, n, k, count, independent, layer, main, w_bits, a_bits, rho_in,
-                            rho_out, on_dsp, lut_arr, dsp_arr, sweep, valid_only)
+                            rho_out, on_dsp, solved, lut_arr, dsp_arr, sweep, valid_only)
         cycles[d] = c
         widest[d] = w
     return cycles, rho_out, widest, on_dsp
@@ -488,6 +510,12 @@ def _exact_repetitions(m: int, n: int, k: int, count: int, w_bits: int, a_bits: 
     verbatim ``A <= 0`` (``valid_only=False``, R < 3) falls back to a scan over ``c``.
     """
     lut_c, dsp_c = _pair(m, n, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    return _repetition_split(count, lut_c, dsp_c)
+
+
+@numba.njit(cache=True)
+def _repetition_split(count: int, lut_c: float, dsp_c: float) -> tuple[int, float]:
+    """:func:`_exact_repetitions` from one repetition's cycles on each core (``A``, ``B``)."""
     lo = 0
     hi = count
     if np.isinf(lut_c):
@@ -528,12 +556,290 @@ def _exact_batch(m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: A
     n_lut = np.empty(m.shape[0], dtype=np.int64)
     cycles = np.empty(m.shape[0])
     for g in range(m.shape[0]):
-        x, value = _exact_one(m[g], n[g], k[g], count[g], independent[g], w_bits[g], a_bits[g],
-                              lut_hw, dsp_hw, valid_only)
+        x, value, _, _ = _balance_one(m[g], n[g], k[g], count[g], independent[g], w_bits[g],
+                                      a_bits[g], lut_hw, dsp_hw, valid_only)
         n_lut[g] = x
         cycles[g] = value
     return n_lut, cycles
 
+
+# --------------------------------------------------------------------------------------------
+# the balance solve of batch_designs and exact_balance: _exact_one's answers, bitwise, faster
+# --------------------------------------------------------------------------------------------
+#
+# L_LUT depends on the LUT core's channels n_L only through T_n = ceil(n_L/Dn), and L_DSP on
+# n_D = n - n_L only through its tile count ceil(n_D/16). Everything else (T_m, T_k, R, F_L, r,
+# C_Lf, C_Rf, C_ex, d; T_k, r_l, r_r, ...) is computed once per GEMM (_lut_terms, _dsp_terms),
+# and each core is then a few operations of its tile count (_lut_at, _dsp_at), bitwise equal to
+# _lut_cycles and _dsp_cycles: the same floating-point operations in the same order, and
+# integer arithmetic regrouped (exact, and equal modulo 2^64 even on overflow).
+#
+# _exact_channels's bisections find the smallest minimiser of h(x) = max(L_LUT(x), L_DSP(n-x))
+# whenever L_LUT is non-decreasing in x >= 1 and L_DSP in n - x (the cases they run on). That
+# minimiser is x = 0 or a point where the DSP core's tile count just dropped (h(x-1) > h(x)
+# needs L_DSP(n-x+1) > L_DSP(n-x)): x = n - 16*T for T DSP tiles. _balance_channels searches
+# T in [0, ceil(n/16)] (16 times fewer points) for the first T where the DSP side is the slower
+# one, starting from the continuous crossing of the two cores' linear trends and galloping out
+# from it, and takes that T or the one before. Cases where that monotonicity is not proven go to
+# _exact_channels: R in {1, 2} or a negative stall d (valid_only=False only), inputs of 2^24 or
+# more (an int64 product could wrap), and cycle counts beyond 2^50, where float rounding could
+# break the strict growth the argument uses.
+
+_SAFE_CYCLES = 2.0**50  # below this L_LUT and L_DSP grow strictly with their tile counts
+
+
+@numba.njit(cache=True)
+def _lut_terms(m: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, valid_only: bool
+               ) -> tuple[int, tuple[int, int, int, int, float, float, int, float]]:
+    """The terms of :func:`_lut_cycles` that do not depend on ``n``, computed as it computes them.
+
+    :return: ``(status, (T_m, R, F_L, r, C_Lf, C_Rf*F_L, C_ex, d*F_L))``; ``status`` is 0 when
+        the core runs, 1 when it gives ``inf`` for every ``n >= 1``, and 2 for the verbatim
+        release (``valid_only=False``) with R < 3 or a negative stall ``d``.
+    """
+    dm, dk, dn, lmem, f = lut_hw
+    t_m = (m + dm - 1) // dm
+    t_k = (k + dk - 1) // dk
+    big_r = lmem // (t_k * a_bits)
+    if big_r == 0:
+        return 1, (t_m, big_r, 1, 0, 0.0, 0.0, 0, 0.0)
+    if f & (f - 1) == 0:  # f = 2^j: X/f is X*2^-j exactly, and 2^-j is exact
+        inv_f = 1.0 / f
+        c_lf = 41.0 + dm * (dk * a_bits * t_k * inv_f) + 5.0
+        c_rf = 41.0 + dn * (t_k * w_bits * dk * inv_f) + 5.0
+    else:
+        c_lf = 41.0 + dm * (dk * a_bits * t_k / f) + 5.0
+        c_rf = 41.0 + dn * (t_k * w_bits * dk / f) + 5.0
+    c_ex = (t_k + 8) * w_bits * a_bits + 8
+    if c_lf - 1.0 > c_ex:
+        d = 0.0
+    else:
+        d = 10.0 + (big_r - 3) * (c_ex - c_lf)
+    status = 0
+    if big_r < _MIN_REGIONS or d < 0.0:
+        status = 1 if valid_only else 2
+    f_l = t_m // big_r  # then ceil(T_m/R), the release's F_L, from the same division
+    r = t_m - f_l * big_r
+    if r != 0:
+        f_l += 1
+    return status, (t_m, big_r, f_l, r, c_lf, c_rf * f_l, c_ex, d * f_l)
+
+
+@numba.njit(cache=True)
+def _lut_at(t_n: int, terms: tuple[int, int, int, int, float, float, int, float],
+            lf_tm: float) -> float:
+    """:func:`_lut_cycles` at ``t_n >= 1`` n-tiles from :func:`_lut_terms` (status 0), bitwise.
+
+    ``lf_tm``: ``C_Lf*T_m`` when :func:`_lf_exact` says that ``C_Lf*I/T_n`` is exactly that,
+    else negative (then it is computed as the release does).
+    """
+    t_m, big_r, f_l, r, c_lf, c_rf_fl, c_ex, d_fl = terms
+    i = t_n * t_m  # the release's R*T_n*(F_L-1) + r*T_n, or R*T_n*F_L when r = 0
+    s = 0
+    if i > big_r + 3:
+        if f_l > 1:
+            s = ((big_r - 3) * (t_n - 1) * f_l + r) * c_ex
+        elif r > 3:
+            s = (r - 3) * (t_n - 1) * c_ex
+    stall = s + d_fl
+    fetch = lf_tm if lf_tm >= 0.0 else c_lf * i / t_n
+    return 238.0 + fetch + c_rf_fl * t_n + stall
+
+
+@numba.njit(cache=True)
+def _lf_exact(c_lf: float, t_m: int, tn_top: float) -> float:
+    """``C_Lf*T_m`` if ``C_Lf*I/T_n`` equals it exactly for every ``T_n <= tn_top``, else -1.
+
+    When ``128*C_Lf`` is an integer (``f`` a power of two up to 128) and
+    ``128*C_Lf*T_m*tn_top < 2^53``, the product ``C_Lf*I`` (``I = T_n*T_m``) is an integer
+    multiple of 2^-7 below 2^46, so exact, and dividing it by ``T_n`` gives ``C_Lf*T_m`` exactly,
+    itself such a multiple: no rounding anywhere.
+    """
+    c2 = c_lf * 128.0  # exact: a power of two
+    if c2 == np.floor(c2) and c2 * float(t_m) * tn_top < 2.0**53:
+        return c_lf * t_m
+    return -1.0
+
+
+@numba.njit(cache=True)
+def _dsp_terms(m: int, k: int, packed: bool, dl: int, dr: int
+               ) -> tuple[bool, tuple[int, int, int, int]]:
+    """:func:`_dsp_cycles` as an affine function of ``T = ceil(n/16)``:
+    ``a*(T // r_r) + b*(T % r_r) + c`` (the release's integer sum, regrouped).
+
+    :return: ``(runs, (r_r, a, b, c))``; ``runs`` is False when it gives ``inf`` for every
+        ``n >= 1``.
+    """
+    if packed:
+        t_k = (k + 2 * _DSP_BLOCK - 1) // (2 * _DSP_BLOCK)
+    else:
+        t_k = (k + _DSP_BLOCK - 1) // _DSP_BLOCK
+    r_l = dl // t_k
+    r_r = dr // t_k // 2
+    if r_l == 0 or r_r == 0:
+        return False, (1, 0, 0, 0)
+    tr_l = m // r_l
+    l_l = m % r_l
+    rd_r = 40 + 16 * t_k * r_r
+    rd_l = 33 + 16 * t_k
+    ex = 2 * t_k * r_r * r_l + 6
+    lat_l = 2 * t_k * l_l * r_r + rd_r + 33 + 16 * t_k
+    a = tr_l * (ex + rd_r + rd_l) + lat_l  # per whole round of r_r tiles (tr_r)
+    b = tr_l * (2 * t_k * r_l + 16 * t_k) + 2 * t_k * l_l + 16 * t_k  # per leftover tile (l_r)
+    c = tr_l * (rd_l + 96) + 33 + 16 * t_k + 48 + 32
+    return True, (r_r, a, b, c)
+
+
+@numba.njit(cache=True)
+def _dsp_at(tiles: int, terms: tuple[int, int, int, int]) -> float:
+    """:func:`_dsp_cycles` at ``tiles >= 1`` 16-channel tiles from :func:`_dsp_terms`, bitwise
+    (0 tiles take 0 cycles: the callers know when they have none)."""
+    r_r, a, b, c = terms
+    if tiles < r_r:
+        return float(b * tiles + c)
+    return float(a * (tiles // r_r) + b * (tiles % r_r) + c)
+
+
+@numba.njit(cache=True)
+def _lut_part(tiles: int, n: int, dn: int,
+              terms: tuple[int, int, int, int, float, float, int, float], lf_tm: float) -> float:
+    """L_LUT of the ``n - 16*tiles`` channels left to the LUT core (0 cycles when none are)."""
+    x = n - _DSP_BLOCK * tiles
+    if x <= 0:
+        return 0.0
+    return _lut_at((x + dn - 1) // dn, terms, lf_tm)
+
+
+@numba.njit(cache=True)
+def _balance_channels(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw,
+                      dsp_hw: DspHw, valid_only: bool) -> tuple[int, float, float]:
+    """:func:`_exact_channels`'s ``n_L``, with ``(L_LUT(n_L), L_DSP(n - n_L))``, bitwise: its
+    value is their max."""
+    dn = lut_hw[2]
+    status, lt = _lut_terms(m, k, w_bits, a_bits, lut_hw, valid_only)
+    runs, dt = _dsp_terms(m, k, a_bits <= dsp_hw[2], dsp_hw[0], dsp_hw[1])
+    t_max = (n + _DSP_BLOCK - 1) // _DSP_BLOCK  # the DSP core's tiles with all n channels
+    if status == 1:  # the LUT core cannot run a channel: all of them on the DSP core
+        return 0, 0.0, _dsp_at(t_max, dt) if runs else np.inf
+    tn_top = n / dn + 1.0  # >= ceil(n/Dn)
+    t_m, big_r, f_l, r, c_lf, c_rf_fl, c_ex, d_fl = lt
+    r_r, a, b, c = dt
+    if status == 0 and runs:
+        # Inputs below 2^24 (bits below 64) keep every integer of both setups below 2^53, so
+        # exact; then these floating-point upper bounds of both cores over every split bound
+        # every integer the evaluations form too, and keep them exact below _SAFE_CYCLES.
+        inputs = m | n | k | lut_hw[0] | lut_hw[1] | dn | lut_hw[3] | lut_hw[4]
+        lut_top = (238.0 + c_lf * t_m + c_rf_fl * tn_top
+                   + (float(big_r + f_l) * tn_top * f_l + r) * c_ex + d_fl)
+        dsp_top = float(a) * (t_max / r_r + 1.0) + float(b) * min(r_r, t_max + 1) + float(c)
+        if ((inputs | dsp_hw[0] | dsp_hw[1]) >> 24 or (w_bits | a_bits) >> 6
+                or not (lut_top < _SAFE_CYCLES and dsp_top < _SAFE_CYCLES)):
+            status = 2
+    if status == 2:
+        x, _ = _exact_channels(m, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        lut_c, dsp_c = _pair(m, x, n - x, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        return x, lut_c, dsp_c
+    lf_tm = _lf_exact(c_lf, t_m, tn_top)
+    if not runs:  # the DSP core cannot run a channel: all of them on the LUT core
+        return n, _lut_at((n + dn - 1) // dn, lt, lf_tm), 0.0
+    # First T in [0, t_max] with L_DSP(T) >= L_LUT(n - 16T): false at T = 0 (L_LUT(n) >= 238
+    # > 0 cycles), true at t_max (the LUT core has nothing left). The guess is where the two
+    # cores' linear trends cross: L_LUT at the mean T_n, lut_base + lut_slope*(n - 16T)/Dn, and
+    # L_DSP at b per tile within its first round of r_r tiles, else at the mean a/r_r.
+    if f_l > 1:
+        s_slope = float((big_r - 3) * f_l * c_ex)
+        s_base = float((r - (big_r - 3) * f_l) * c_ex)
+    elif r > 3:
+        s_slope = float((r - 3) * c_ex)
+        s_base = -s_slope
+    else:
+        s_slope = 0.0
+        s_base = 0.0
+    lut_slope = c_rf_fl + s_slope  # per n-tile
+    lut_base = 238.0 + c_lf * t_m + d_fl + s_base + 0.5 * lut_slope
+    if t_max < r_r:
+        cross = ((dn * (lut_base - c) + lut_slope * n)
+                 / (dn * float(b) + _DSP_BLOCK * lut_slope))
+    else:  # mean L_DSP: c + (b - a/r_r)*(r_r - 1)/2 + (a/r_r)*T, times r_r
+        cross = ((dn * (r_r * (lut_base - c) - (b * r_r - a) * (0.5 * (r_r - 1)))
+                  + r_r * lut_slope * n)
+                 / (dn * float(a) + _DSP_BLOCK * r_r * lut_slope))
+    guess = t_max
+    if cross < 1.0:
+        guess = 1
+    elif cross < t_max:
+        guess = int(np.ceil(cross))
+    d_g = _dsp_at(guess, dt)
+    l_g = _lut_part(guess, n, dn, lt, lf_tm)
+    step = 1
+    if d_g >= l_g:  # gallop down to a T where the LUT side is still the slower one
+        hi, l_hi, d_hi = guess, l_g, d_g
+        while True:
+            lo = hi - step
+            if lo <= 0:
+                lo, l_lo, d_lo = 0, _lut_part(0, n, dn, lt, lf_tm), 0.0
+                break
+            l_lo = _lut_part(lo, n, dn, lt, lf_tm)
+            d_lo = _dsp_at(lo, dt)
+            if d_lo < l_lo:
+                break
+            hi, l_hi, d_hi = lo, l_lo, d_lo
+            step *= 2
+    else:  # gallop up to a T where the DSP side is the slower one
+        lo, l_lo, d_lo = guess, l_g, d_g
+        while True:
+            hi = lo + step
+            if hi >= t_max:
+                hi, l_hi, d_hi = t_max, 0.0, _dsp_at(t_max, dt)
+                break
+            l_hi = _lut_part(hi, n, dn, lt, lf_tm)
+            d_hi = _dsp_at(hi, dt)
+            if d_hi >= l_hi:
+                break
+            lo, l_lo, d_lo = hi, l_hi, d_hi
+            step *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        l_mid = _lut_part(mid, n, dn, lt, lf_tm)
+        d_mid = _dsp_at(mid, dt)
+        if d_mid >= l_mid:
+            hi, l_hi, d_hi = mid, l_mid, d_mid
+        else:
+            lo, l_lo, d_lo = mid, l_mid, d_mid
+    # hi is that first T. Left of it h = L_LUT (non-increasing in T), from it on h = L_DSP
+    # (strictly increasing): the largest minimising T (the smallest n_L) is lo or hi.
+    if l_lo < d_hi:
+        return n - _DSP_BLOCK * lo, l_lo, d_lo
+    return max(n - _DSP_BLOCK * hi, 0), l_hi, d_hi
+
+
+@numba.njit(cache=True)
+def _balance_one(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
+                 lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
+                 ) -> tuple[int, float, float, float]:
+    """:func:`_exact_one`, bitwise, plus what :func:`_design_full` needs next.
+
+    :return: ``(n_lut, cycles, rho, layer)``: :func:`_exact_one`'s pair, the split
+        ``rho = n_lut/(n*count)`` and ``max`` of :func:`_hetero_one` at that ``rho`` (the GEMM's
+        cycles in the network sum), from the solve's own core cycles when ``rho`` rounds back to
+        the solved split (always but for ``n*count`` near 2^50), else NaN: cost it anew.
+    """
+    total = n * count
+    if count == 1 or not independent:
+        x, lut_c, dsp_c = _balance_channels(m, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+        rho = count * x / total
+        layer = np.nan
+        n_l, n_d = _split(n, rho)
+        if n_l == x and n_d == n - x:  # _hetero_one at rho: count*(L_LUT(x), L_DSP(n - x))
+            layer = max(count * lut_c, count * dsp_c)
+        return count * x, count * max(lut_c, dsp_c), rho, layer
+    lut_c, dsp_c = _pair(m, n, n, k, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
+    c_l, value = _repetition_split(count, lut_c, dsp_c)
+    rho = c_l * n / total
+    layer = np.nan
+    if _split_count(count, rho) == c_l:  # _hetero_one at rho: _repeated's c_l and count - c_l
+        layer = max(_times(c_l, lut_c), _times(count - c_l, dsp_c))
+    return c_l * n, value, rho, layer
 
 # --------------------------------------------------------------------------------------------
 # validation
@@ -849,9 +1155,12 @@ def exact_balance(m: Any, n: Any, k: Any, w_bits: Any, a_bits: Any, lut: LutCore
 
     ``count == 1``: the smallest ``n_L`` in ``[0, n]`` minimising
     ``max(L_LUT(n_L), L_DSP(n - n_L))``. Channels are conserved, unlike the rounded ``rho``
-    split. Bisection takes ``O(log n)`` evaluations; it relies on L_LUT being non-decreasing in
-    ``n_L`` (true for R >= 3) and L_DSP in ``n_D``. For the non-monotone R in {1, 2}, reachable
-    only with ``valid_only=False``, a full scan over ``n_L`` is used instead.
+    split. The search runs over the DSP core's 16-channel tile counts from where the two cores'
+    linear trends cross, usually two evaluations of each core once their split-independent
+    terms are computed; it relies on L_LUT being non-decreasing in ``n_L`` (true for R >= 3)
+    and L_DSP in ``n_D``. For the non-monotone R in {1, 2} and a negative stall, reachable only
+    with ``valid_only=False``, a full scan over ``n_L`` (R < 3) or a bisection over it is used
+    instead. Either way the answer is bitwise the reference bisection's (``_exact_one``).
 
     ``count > 1`` and ``independent``: the smallest ``c_L`` in ``[0, count]`` minimising
     ``max(c_L*L_LUT(n), (count - c_L)*L_DSP(n))``, in closed form (two core evaluations; the

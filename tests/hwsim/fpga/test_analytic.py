@@ -1,6 +1,9 @@
 """N3H-Core analytic latency model: golden figures, kernels vs ``tests/naive.py``, properties.
 
 Goldens regenerate with ``python tests/hwsim/fpga/test_analytic.py`` (it prints them).
+
+Length: over 600 lines on purpose: one test module per kernel module, mirroring
+hwsim/fpga/analytic.py.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hwsim.fpga import (
     lut_core_problem,
     n3h_sweep_balance,
 )
+from hwsim.ir import zoo
 from hwsim.ir.workload import WorkloadArrays
 from hwsim.spec.records import DspCore, LutCore
 
@@ -292,6 +296,11 @@ def test_plain_python_path_without_jit() -> None:
         "print(batch_network_cycles(arrays, w, w, np.full((70, 21), 0.5), L, D)[0])\n"
         "print(exact_balance(12544, 1, 9, 4, 4, L, D, count=32)[1])\n"
         "print(n3h_sweep_balance(12544, 1, 9, 4, 4, L, D, count=32))\n"
+        "from hwsim.fpga.analytic import batch_designs, hardware_rows\n"
+        "lr, dr = hardware_rows([L] * 3, [D] * 3)\n"
+        "wa = np.array([[4] * 21, [8] * 21, [2] * 21])\n"
+        "out = batch_designs(arrays, np.arange(21), wa, wa, np.full((3, 21), np.nan), lr, dr)\n"
+        "print(repr(out[0].tolist()), repr(out[1].tolist()))\n"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
@@ -305,6 +314,10 @@ def test_plain_python_path_without_jit() -> None:
     default = LutCore(), DspCore()
     assert float(out[4]) == exact_balance(12544, 1, 9, 4, 4, *default, count=32)[1]
     assert float(out[5]) == n3h_sweep_balance(12544, 1, 9, 4, 4, *default, count=32)
+    lr, dr = an.hardware_rows([default[0]] * 3, [default[1]] * 3)
+    wa = np.array([[4] * 21, [8] * 21, [2] * 21])
+    jit = an.batch_designs(arrays, np.arange(21), wa, wa, np.full((3, 21), np.nan), lr, dr)
+    assert out[6] == f"{jit[0].tolist()!r} {jit[1].tolist()!r}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -764,6 +777,205 @@ def test_batch_network_cycles_follow_the_independent_flag() -> None:
         hetero_layer_cycles(m, n, k, 4, 4, 0.5, LUT, DSP, count=steps, independent=2)
     with pytest.raises(RecordError, match="independent:"):
         exact_balance(m, n, k, 4, 4, LUT, DSP, independent=[0.5])
+
+
+# --------------------------------------------------------------------------------------------
+# the fast balance solve (_balance_one) against the reference bisection (_exact_one), bitwise
+# --------------------------------------------------------------------------------------------
+
+# beyond the presets: any Dk and DRAM word f (C_Lf not a multiple of 2^-7, so no exact-fetch
+# shortcut), tiny buffers (R = 0, R in {1, 2}: inf, or the verbatim release's scan), huge ones
+wide_lut_hws = st.tuples(st.integers(1, 64), st.one_of(st.sampled_from([64, 128, 192, 256]),
+                                                       st.integers(1, 400)),
+                         st.one_of(st.integers(1, 50), st.integers(1, 2000)),
+                         st.one_of(st.integers(1, 50).map(lambda x: 1024 * x),
+                                   st.integers(1, 300), st.integers(1, 10**7)),
+                         st.one_of(st.sampled_from([64, 32, 48, 128]), st.integers(1, 200)))
+wide_dsp_hws = st.tuples(st.one_of(st.integers(1, 25).map(lambda x: 1024 * x),
+                                   st.integers(1, 50), st.integers(1, 100000)),
+                         st.one_of(st.integers(1, 4).map(lambda x: 1024 * x),
+                                   st.integers(1, 50), st.integers(1, 20000)),
+                         st.sampled_from([4, 0, 8]))
+# up to cycle counts past 2^50, where the solve hands over to the reference bisection
+wide_shapes = st.one_of(shapes, st.tuples(st.integers(1, 10**9), st.integers(1, 10**5),
+                                          st.integers(1, 10**7)))
+
+
+def _assert_balance_matches_reference(m: int, n: int, k: int, count: int, indep: bool, w: int,
+                                      a: int, lut_hw: tuple, dsp_hw: tuple,
+                                      valid_only: bool) -> None:
+    want = an._exact_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw, valid_only)
+    n_lut, cycles, rho, layer = an._balance_one(m, n, k, count, indep, w, a, lut_hw, dsp_hw,
+                                                valid_only)
+    assert (n_lut, cycles) == want  # == on floats: inf == inf, and no NaN
+    assert rho == n_lut / (n * count)
+    # the network sum's cost of the GEMM at rho, when the solve hands it over (NaN: it does not)
+    cost = an._hetero_one(m, n, k, count, indep, w, a, rho, lut_hw, dsp_hw, valid_only)
+    assert math.isnan(layer) or layer == max(cost)
+
+
+@settings(max_examples=600, deadline=None)
+@given(wide_shapes, counts, bits, bits, wide_lut_hws, wide_dsp_hws, st.booleans(), st.booleans())
+def test_balance_solve_is_the_reference_bisection(shape: tuple, count: int, w: int, a: int,
+                                                  lut_hw: tuple, dsp_hw: tuple, valid_only: bool,
+                                                  indep: bool) -> None:
+    """Same n_lut and bitwise the same cycles as ``_exact_one`` everywhere: inside the domain
+    and outside it (inf, valid_only=False with R in {1, 2} or a negative stall), one
+    repetition, independent and dependent ones."""
+    m, n, k = shape
+    _assert_balance_matches_reference(m, n, k, count, indep, w, a, lut_hw, dsp_hw, valid_only)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shapes, bits, bits, lut_hws, dsp_hws, st.booleans())
+def test_balance_solve_plain_python_matches(shape: tuple, w: int, a: int, lut_hw: tuple,
+                                            dsp_hw: tuple, valid_only: bool) -> None:
+    m, n, k = shape
+    """The solve's own Python (``.py_func``; its callees stay compiled) gives the same answer."""
+    want = an._exact_one(m, n, k, 1, True, w, a, lut_hw, dsp_hw, valid_only)
+    py_func = getattr(an._balance_channels, "py_func", an._balance_channels)
+    x, lut_c, dsp_c = py_func(m, n, k, w, a, lut_hw, dsp_hw, valid_only)
+    assert (x, max(lut_c, dsp_c)) == want
+
+
+@pytest.mark.parametrize("shape", EDGE_SHAPES)
+@pytest.mark.parametrize("count", [1, 2, 3, 32])
+@pytest.mark.parametrize("indep", [True, False])
+def test_balance_solve_on_edges(shape: tuple[int, int, int], count: int, indep: bool) -> None:
+    m, n, k = shape
+    tiny = [((1, 64, 1, 1, 64), (1, 1, 4)), ((8, 128, 16, 300, 48), (40, 90, 4)),
+            ((8, 64, 16, 2 * 576, 64), DSP_HW)]  # R = 0, R in {1, 2}
+    for lut_hw, dsp_hw in [*zip(LUT_HWS, DSP_HWS, strict=True), *tiny]:
+        for w, a in [(8, 8), (4, 4), (2, 3), (1, 1)]:
+            for valid_only in (True, False):
+                _assert_balance_matches_reference(m, n, k, count, indep, w, a, lut_hw, dsp_hw,
+                                                  valid_only)
+
+
+def test_balance_solve_hands_huge_and_unsound_cases_to_the_bisection() -> None:
+    """Inputs past 2^24, cycle counts past 2^50 (int64 wrap-around or float rounding could break
+    the strict growth the tile search relies on) and a negative stall with ``valid_only=False``
+    (L_LUT(1 tile) can be below 0)."""
+    big = 2**40  # int64 products of the setup wrap around: the same garbage either way
+    _assert_balance_matches_reference(big, 5000, 3, 1, True, 4, 4, (1, 64, 1, big, 64),
+                                      (big, big, 4), True)
+    for m, n, k in [(10**9, 4096, 10**6), (10**8, 100_000, 4096), (3 * 10**8, 1000, 50_000)]:
+        for lut_hw, dsp_hw in [((1, 64, 1, 10**7, 64), (10**6, 10**6, 4)),
+                               ((8, 128, 16, 1024 * 50, 48), (25600, 4096, 8))]:
+            for valid_only in (True, False):
+                _assert_balance_matches_reference(m, n, k, 1, True, 8, 8, lut_hw, dsp_hw,
+                                                  valid_only)
+    # d = 10 + (R-3)*(C_ex - C_Lf) < 0 needs C_ex = C_Lf - 1 (module notes). With Ab = 1,
+    # T_k = 1 (k <= Dk = 64) and f = 64: C_ex = 9*Wb + 8, C_Lf = 46 + Dm, so Dm = 9*Wb - 37
+    # (Wb = 5..8), and a deep buffer makes R, hence -d, large: L_LUT(1 tile) < 0 cycles
+    for wb in range(5, 9):
+        lut_hw = (9 * wb - 37, 64, 4, 60000, 64)
+        assert an._lut_terms(49, 1, wb, 1, lut_hw, False)[0] == 2  # handed over
+        assert an._lut_cycles(49, 4, 1, wb, 1, *lut_hw, False) < 0.0
+        for n in (1, 7, 16, 17, 300):
+            _assert_balance_matches_reference(49, n, 1, 1, True, wb, 1, lut_hw, DSP_HW, False)
+            _assert_balance_matches_reference(49, n, 1, 1, True, wb, 1, lut_hw, DSP_HW, True)
+
+
+def _main_of(arrays: WorkloadArrays) -> np.ndarray:
+    """Each layer's largest GEMM (the cost layer's rule: most MACs, the first on ties)."""
+    first = arrays.first_gemm
+    return np.array([first[i] + int(np.argmax(arrays.macs[first[i]:first[i + 1]]))
+                     for i in range(len(first) - 1)], dtype=np.int64)
+
+
+def _n3h_cores(rng: np.random.Generator, size: int) -> tuple[list[LutCore], list[DspCore]]:
+    """Random cores of the n3h design space."""
+    luts = [LutCore(rows=int(rng.choice([1, 2, 4, 8, 12, 16])),
+                    depth_bits=int(rng.choice([64, 128, 192, 256])),
+                    cols=int(rng.choice([2, 4, 8, 16, 24, 32])),
+                    act_buffer_depth=int(rng.choice([1024, 2048, 4096, 8192])))
+            for _ in range(size)]
+    dsps = [DspCore(input_buffer_depth=int(rng.choice([1024, 2048, 4096, 8192, 16384])),
+                    weight_buffer_depth=int(rng.choice([1024, 2048, 4096])))
+            for _ in range(size)]
+    return luts, dsps
+
+
+def _multi_gemm_arrays() -> WorkloadArrays:
+    """Three layers, the first with three GEMMs (the largest in the middle), one with
+    independent and one with dependent repetitions."""
+    return WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                            ([196, 196, 196, 49, 4], [64, 128, 10, 1, 512], [576, 576, 64, 9, 384],
+                             [1, 1, 3, 96, 8], [0, 0, 0, 1, 2], [0, 3, 4, 5], [1, 1, 1, 1, 0])])
+
+
+NETWORKS = {
+    "resnet18": (lambda: zoo.get("resnet18"), None),
+    "mobilenetv2": (lambda: zoo.get("mobilenetv2"), None),
+    "lstm-ucf": (lambda: zoo.get("lstm-ucf", steps=4),
+                 (LutCore(rows=8, depth_bits=256, cols=16, act_buffer_depth=4096),
+                  DspCore(input_buffer_depth=2048, weight_buffer_depth=4096))),
+    "multi-gemm": (None, None),
+}
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+@pytest.mark.parametrize("hardware", ["fixed", "random"])
+def test_batch_designs_solve_is_exact_balance_then_network_sum(network: str,
+                                                               hardware: str) -> None:
+    """``batch_designs`` with NaN splits is bitwise :func:`exact_balance` on each layer's main
+    GEMM (and the reference bisection's split), then :func:`batch_network_cycles`: on ResNet-18,
+    MobileNetV2 (depthwise layers: independent repetitions), an LSTM (dependent repetitions)
+    and a layer of several GEMMs; some splits given, the rest solved; serial and parallel."""
+    build, deep = NETWORKS[network]
+    arrays = _multi_gemm_arrays() if build is None else build().to_arrays()
+    main = _main_of(arrays)
+    n_layers = len(main)
+    rng = np.random.default_rng(7)
+    size = 12
+    if hardware == "fixed":
+        luts, dsps = [deep[0] if deep else LUT] * size, [deep[1] if deep else DSP] * size
+    else:
+        luts, dsps = _n3h_cores(rng, size)
+        if deep:  # the LSTM's k = 57856 needs deep buffers to run at all
+            luts = [LutCore(rows=c.rows, depth_bits=256, cols=c.cols, act_buffer_depth=4096)
+                    for c in luts]
+            dsps = [DspCore(input_buffer_depth=c.input_buffer_depth, weight_buffer_depth=4096)
+                    for c in dsps]
+    lut_rows, dsp_rows = an.hardware_rows(luts, dsps)
+    w = rng.integers(1, 9, size=(size, n_layers))
+    a = rng.integers(1, 9, size=(size, n_layers))
+    rho_in = np.where(rng.random((size, n_layers)) < 0.7, np.nan, rng.random((size, n_layers)))
+    rho_in[:2] = np.nan  # two designs with every split solved
+    cycles, rho_out, widest, on_dsp = an.batch_designs(arrays, main, w, a, rho_in, lut_rows,
+                                                       dsp_rows, parallel=False)
+    parallel = an.batch_designs(arrays, main, w, a, rho_in, lut_rows, dsp_rows, parallel=True)
+    for got, want in zip(parallel, (cycles, rho_out, widest, on_dsp), strict=True):
+        assert np.array_equal(got, want)
+    assert np.isfinite(cycles).sum() >= size // 2  # not a vacuous comparison of infs
+    for d in range(size):
+        rho = rho_in[d].copy()
+        for i in np.nonzero(np.isnan(rho_in[d]))[0]:
+            g = int(main[i])
+            mg, ng, kg, cg, ig = (int(v[g]) for v in (arrays.m, arrays.n, arrays.k, arrays.count,
+                                                      arrays.independent))
+            n_lut, layer_c = exact_balance(mg, ng, kg, int(w[d, i]), int(a[d, i]), luts[d],
+                                           dsps[d], count=cg, independent=bool(ig))
+            ref = an._exact_one(mg, ng, kg, cg, ig, int(w[d, i]), int(a[d, i]),
+                                an._lut_hw(luts[d]), an._dsp_hw(dsps[d]), True)
+            assert (int(n_lut), float(layer_c)) == ref
+            rho[i] = int(n_lut) / (ng * cg)
+        assert np.array_equal(rho_out[d], rho)
+        want = batch_network_cycles(arrays, w[d], a[d], rho, luts[d], dsps[d])[0]
+        assert cycles[d] == want  # inf == inf too
+        widest_d = 1
+        for i in range(n_layers):
+            layer_on_dsp = False
+            for g in range(int(arrays.first_gemm[i]), int(arrays.first_gemm[i + 1])):
+                split = an.split_gemm(int(arrays.n[g]), int(arrays.count[g]), rho[i],
+                                      bool(arrays.independent[g]))
+                layer_on_dsp |= split[2] * split[3] > 0
+            assert on_dsp[d, i] == int(layer_on_dsp)
+            if layer_on_dsp:
+                widest_d = max(widest_d, int(a[d, i]))
+        assert widest[d] == widest_d
+
 
 def _print_goldens() -> None:
     print("GOLDEN_LUT_ALONE =", {b: _lut_only_cycles(b) for b in (8, 4, 2)})

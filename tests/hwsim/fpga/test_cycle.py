@@ -11,6 +11,9 @@ computed per GEMM by ``lut_agreement`` / ``dsp_agreement``; here it is measured:
   ``[-23 %, +21 %]`` except layer 15 at A8W8, where the release's stall term is 0 (+135 %).
 
 Goldens regenerate with ``python tests/hwsim/fpga/test_cycle.py`` (it prints them).
+
+Length: over 600 lines on purpose: one test module for the cycle tier's public API, its
+schedules and its agreement bands.
 """
 
 from __future__ import annotations
