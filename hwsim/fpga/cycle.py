@@ -98,7 +98,7 @@ from hwsim.engine.events import simulate as _simulate
 from hwsim.errors import Checker, RecordError
 
 # importable from here before the engine split; their home is hwsim.fpga.analytic
-from hwsim.fpga.analytic import dsp_core_cycles, lut_core_cycles  # noqa: F401
+from hwsim.fpga.analytic import dsp_core_cycles, lut_core_cycles, split_gemm  # noqa: F401
 from hwsim.fpga.cycle_bands import AGREEMENT_TOLERANCE, Agreement, dsp_agreement, lut_agreement
 from hwsim.fpga.cycle_schedules import (
     DSP_LAUNCH_CYCLES,
@@ -452,15 +452,13 @@ def simulate_layer(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_fractio
     _check_flag(c, independent)
     c.raise_if_any(RecordError, "simulate_layer input")
     steps = 1  # dependent repetitions: one simulated step, times count
+    n_l, c_l, n_d, c_d = split_gemm(int(n), int(count), float(lut_fraction), bool(independent))
     if count == 1 or not independent:
-        n_l = round(n * float(lut_fraction))
-        n_d = n - n_l
+        # The analytic tier's split, except that the DSP core takes the channels left,
+        # n - n_L (the release's round(n*(1-rho)) can lose or add one: see analytic's notes).
+        n_d = int(n) - n_l
         c_l, c_d = int(n_l > 0), int(n_d > 0)
         steps = int(count)
-    else:
-        c_l = round(count * float(lut_fraction))
-        c_d = int(count) - c_l
-        n_l, n_d = (int(n) if c_l else 0), (int(n) if c_d else 0)
     if n_d:
         _check_bits(c, "a_bits", a_bits, 8)
         c.raise_if_any(RecordError, "simulate_layer input (the DSP core has 8-bit input words)")

@@ -177,10 +177,12 @@ def resolve_fractions(design: Design,
 
 
 def lut_channels(n_channels: int, fraction: float) -> int:
-    """Channels on the LUT core: ``round(n * rho)``, half to even, as the cost model splits
-    (REFERENCE.md section 1, :mod:`hwsim.fpga.analytic`); the remaining ``n - n_L`` stay on the
-    DSP core at 8 bits."""
-    return min(n_channels, round(n_channels * fraction))
+    """Channels on the LUT core: ``round(n * rho)``, half to even, the cost model's own split
+    (:func:`hwsim.fpga.analytic.split_gemm`); the remaining ``n - n_L`` stay on the DSP core at
+    8 bits."""
+    from hwsim.fpga.analytic import split_gemm
+
+    return min(n_channels, split_gemm(n_channels, 1, fraction)[0])
 
 
 def design_key(design: Design, fractions: Sequence[float]) -> str:
