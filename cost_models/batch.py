@@ -112,6 +112,10 @@ def _int_matrix(c: Checker, name: str, value: Any, shape: tuple[int, int] | None
         if bad.any():
             c.add(name, arr[bad].flat[0], "must hold whole numbers")
             return np.zeros(arr.shape, dtype=np.int64)
+        huge = np.abs(arr) >= 2.0**62
+        if huge.any():
+            c.add(name, arr[huge].flat[0], "is out of range")
+            return np.zeros(arr.shape, dtype=np.int64)
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 

@@ -16,6 +16,7 @@ from hwsim.errors import CodesignError
 from rl_search import defaults
 from rl_search.cli_common import _parse_params, _table
 from rl_search.cli_query import (
+    cmd_design_init,
     cmd_estimate,
     cmd_hardware_list,
     cmd_hardware_show,
@@ -71,7 +72,8 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
         space_options["act_bits"] = _parse_bits(args.act_bits)
     if args.split is not None:
         space_options["split"] = args.split
-    searcher_options = _parse_params(args.searcher_option) if args.searcher_option else {}
+    searcher_options = (_parse_params(args.searcher_option, "--searcher-option")
+                        if args.searcher_option else {})
     if args.resume:
         run_dir = Path(args.resume)
         if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
@@ -166,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"designs proposed by {args.propose} for {args.workload} on {args.target}:")
     else:
         problem["space"] = args.space or defaults.SPACE
-        options = _parse_params(args.option)
+        options = _parse_params(args.option, "--option")
         out = train_agent(args.algo, {"workload": args.workload, "target": args.target,
                                       **problem}, args.steps, args.seed, args.out,
                           form=args.form, action=args.action, **options)
@@ -266,6 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes evaluating each batch (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("design", help="design files")
+    design_sub = p.add_subparsers(dest="design_command", required=True)
+    p = design_sub.add_parser("init", help="print a complete, commented design file to edit "
+                              "(the target's default design, every knob in comments)")
+    p.add_argument("--workload", default=defaults.WORKLOAD, help="zoo name or workload .toml")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="builder parameter of a zoo workload")
+    p.add_argument("--target", default=defaults.TARGET, help="a target preset or .toml file")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(func=cmd_design_init)
 
     p = sub.add_parser("report", help="best designs and plots of a run folder")
     p.add_argument("run_dir", help="a folder written by `codesign explore`")

@@ -42,12 +42,13 @@ def _human(n: float) -> str:
     return f"{n:g}"
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+def _parse_params(items: Sequence[str], flag: str = "--param") -> dict[str, Any]:
+    """``KEY=VALUE`` items of option ``flag``; values read as int, float or text."""
     params: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise CodesignError(f"--param expects key=value, got {item!r}")
+            raise CodesignError(f"{flag} expects KEY=VALUE, got {item!r}")
         value: Any = raw
         for cast in (int, float):
             try:
@@ -70,21 +71,3 @@ def load_workload(spec: str, params: dict[str, Any] | None = None) -> Any:
             raise CodesignError("--param applies to zoo workloads, not to TOML files")
         return load_workload_toml(spec)
     return zoo.get(spec, **(params or {}))
-
-
-def _option_pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` options; values read as int, float or text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CodesignError(f"{flag} expects KEY=VALUE, got {item!r}")
-        for cast in (int, float):
-            try:
-                out[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key] = value
-    return out

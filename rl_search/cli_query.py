@@ -9,7 +9,7 @@ from typing import Any
 
 from hwsim.errors import CodesignError
 from hwsim.spec.records import COMPONENTS
-from rl_search.cli_common import _human, _option_pairs, _parse_params, _table, load_workload
+from rl_search.cli_common import _human, _parse_params, _table, load_workload
 
 # ----------------------------------------------------------------------------------- workloads
 
@@ -178,7 +178,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     target = cost_models.get_target(args.target)
     design = (cost_models.load_design(args.design, wl) if args.design
               else target.default_design(wl))
-    options = _option_pairs(args.option, "--option")
+    options = _parse_params(args.option, "--option")
     if args.balance is not None:
         options["balance"] = args.balance
     if options:
@@ -234,3 +234,22 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     else:
         print("\nINFEASIBLE: " + "; ".join(report.violations))
     return 0 if report.feasible or not args.strict else 1
+
+
+def cmd_design_init(args: argparse.Namespace) -> int:
+    import cost_models
+    from cost_models.template import design_template
+
+    wl = load_workload(args.workload, _parse_params(args.param))
+    target = cost_models.get_target(args.target)
+    text = design_template(wl, target)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}: {len(wl.layers)} layers of {wl.name} for {target.name}; "
+              f"check it with: codesign estimate --workload {args.workload} --target "
+              f"{args.target} --design {args.out}")
+    else:
+        print(text, end="")
+    return 0
