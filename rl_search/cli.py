@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help="design space: n3h, haq, rank, haq+rank, n3h+rank "
                    "(default n3h)")
     p.add_argument("--searcher", help="random, genetic, greedy, exhaustive, ppo, a2c, sac, td3, "
-                   "ddpg, ddpg-haq, or module:Class (default random)")
+                   f"ddpg, ddpg-haq, or module:Class (default {defaults.SEARCHER})")
     p.add_argument("--searcher-option", action="append", metavar="KEY=VALUE",
                    help="searcher option, e.g. --searcher-option population_size=64")
     p.add_argument("--budget", type=int, help="design evaluations (default 1000)")

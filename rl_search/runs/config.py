@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import CodesignError
+from rl_search import defaults
 from rl_search.problem import Objective, Problem
 from rl_search.searchers.base import Searcher
 
@@ -45,7 +46,7 @@ class RunConfig:
     """Everything that decides which designs a run evaluates (plus ``workers``, which does not).
 
     :param workload: zoo name or workload TOML path.
-    :param target: heterogeneous FPGA target preset (``n3h-zcu102``, ``n3h-pynq-z2``, ...).
+    :param target: target preset or hardware TOML (``n3h-zcu102``, ``n3h-pynq-z2``, ...).
     :param space: design-space preset (see :func:`rl_search.spaces.make_space`).
     :param space_options: keyword options of ``make_space`` (``weight_bits``, ``split``, ...).
     :param searcher: registry name (``random``, ``genetic``, ``ppo``, ...) or ``"module:Class"``.
@@ -58,20 +59,20 @@ class RunConfig:
     :param workers: processes evaluating each batch (results do not depend on it).
     """
 
-    workload: str = "resnet18"
-    target: str = "n3h-zcu102"
-    space: str = "n3h"
+    workload: str = defaults.WORKLOAD
+    target: str = defaults.TARGET
+    space: str = defaults.SPACE
     space_options: Mapping[str, Any] = field(default_factory=dict)
-    searcher: str = "random"
+    searcher: str = defaults.SEARCHER
     searcher_options: Mapping[str, Any] = field(default_factory=dict)
-    budget: int = 1000
+    budget: int = defaults.BUDGET
     seed: int = 0
     minimise: str = "latency"
     latency_budget_ms: float | None = None
-    max_accuracy_drop: float | None = 0.01
+    max_accuracy_drop: float | None = defaults.MAX_ACCURACY_DROP
     require_fit: bool = True
     mode: str = "penalty"
-    oracle: str = "prior"
+    oracle: str = defaults.ORACLE
     workers: int = 1
 
     def __post_init__(self) -> None:

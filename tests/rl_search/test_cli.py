@@ -71,7 +71,7 @@ def test_hardware_list_and_show(capsys):
     [
         (("workloads", "show", "resnet19"), "known: "),
         (("hardware", "show", "zcu999"), "zcu102"),
-        (("workloads", "show", "resnet18", "--param", "depth"), "key=value"),
+        (("workloads", "show", "resnet18", "--param", "depth"), "--param expects KEY=VALUE"),
         (("workloads", "show", "mixtral-8x7b", "--param", "bogus=1"), "bogus"),
     ],
 )
@@ -91,3 +91,13 @@ def test_bad_preset_file_lists_every_problem_without_traceback(tmp_path):
     for key in ("lut", "ff", "dsp", "colour"):
         assert f"[fpga] {key}" in proc.stderr, proc.stderr
     assert "board.toml" in proc.stderr
+
+
+def test_explore_with_no_options_finds_a_feasible_design(tmp_path, monkeypatch):
+    """The defaults (ResNet-18, n3h-zcu102, n3h space, genetic search, 1,000 evaluations, 1 %
+    accuracy budget) find a feasible design: a new user's first command is not a dead end."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["explore", "--no-progress"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["feasible"] > 0 and (run / "best.toml").exists()
