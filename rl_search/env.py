@@ -309,7 +309,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         return obs
 
     def _decode_one(self, action: Any, n: int) -> int:
-        a = np.asarray(action)
+        a = _numeric(action)
         if a.size != 1:
             raise CodesignError(f"sequential actions are single values, got shape {a.shape}")
         v = float(a.item())
@@ -323,7 +323,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         return self.space.knob_index_from_discrete(self._j, v, self._max_n)
 
     def _decode_all(self, action: Any) -> IntArray:
-        a = np.asarray(action, dtype=np.float64)
+        a = _numeric(action)
         if a.shape != (self._n,):
             raise CodesignError(f"one-shot actions have shape ({self._n},), got {a.shape}")
         if self.action_kind == "box":
@@ -352,6 +352,16 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         info["violations"] = [] if info["feasible"] else self.problem.violations(ev, 0)
         info["bad_actions"] = self._bad
         return float(ev.reward[0]), info
+
+
+def _numeric(action: Any) -> npt.NDArray[np.float64]:
+    """An action as a float array, or a :class:`CodesignError` saying what it was."""
+    try:
+        a = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CodesignError(f"actions are numbers (an array of the action space's shape), got "
+                            f"{type(action).__name__} {action!r:.60}") from None
+    return a
 
 
 def _objective(objective: Objective | None, options: dict[str, Any]) -> Objective | None:

@@ -84,6 +84,8 @@ class RunConfig:
             raise CodesignError(f"run config budget must be >= 1 evaluation, got {self.budget}")
         if self.workers < 1:
             raise CodesignError(f"run config workers must be >= 1, got {self.workers}")
+        if not 0 <= self.seed < 2**32:
+            raise CodesignError(f"run config seed must be in [0, 2**32), got {self.seed}")
         for name in ("workload", "target", "space", "searcher", "oracle"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -175,7 +177,17 @@ def build_problem(config: RunConfig) -> Problem:
     workload = resolve_workload(config.workload)
     oracle: Any = config.oracle
     if ":" in config.oracle:
-        oracle = _import_object(config.oracle, "oracle")(workload)
+        factory = _import_object(config.oracle, "oracle")
+        try:
+            oracle = factory(workload)
+        except Exception as exc:
+            raise CodesignError(f"oracle {config.oracle!r}: calling it with the workload failed: "
+                                f"{type(exc).__name__}: {exc}") from exc
+        missing = [a for a in ("estimate_batch", "baseline") if not hasattr(oracle, a)]
+        if missing:
+            raise CodesignError(f"oracle {config.oracle!r} returned a {type(oracle).__name__}, "
+                                f"not an accuracy oracle (it lacks {', '.join(missing)}; see "
+                                f"rl_search.accuracy)")
     return make_problem(workload, config.target, config.space, oracle=oracle,
                         objective=config.objective, **config.space_options)
 

@@ -95,6 +95,9 @@ def _prepare_folder(config: RunConfig, run_dir: Path, resume: bool) -> None:
                 + "\n  ".join(diffs) + "\nresume it with its own configuration, or use a new "
                 "run folder")
         return
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CodesignError(f"run folder {run_dir} is an existing file, not a folder; choose "
+                            f"another --out")
     if cfg_path.exists():
         raise CodesignError(f"{run_dir} already holds a run; resume it (codesign explore "
                             f"--resume {run_dir}) or choose another output folder")

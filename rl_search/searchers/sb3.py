@@ -146,6 +146,7 @@ class Sb3Searcher(Searcher):
                                 f"(action='box'), got action={action!r}")
         self.form = form
         self.action = action
+        self.options = dict(options)
         self.hyper = {**self.defaults, **options}
         unknown = sorted(set(self.hyper) - _init_args(self.algorithm)
                          - (set(_EXTRA) if self.off_policy else set()))
@@ -172,7 +173,12 @@ class Sb3Searcher(Searcher):
                 dim = env.action_space.shape[0]  # type: ignore[index]
                 hyper["action_noise"] = NormalActionNoise(np.zeros(dim),
                                                           np.full(dim, float(noise_sigma)))
-        return self.algorithm("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **hyper)
+        try:
+            return self.algorithm("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0,
+                                  **hyper)
+        except (AssertionError, ValueError, TypeError) as exc:  # SB3 checks its options so
+            raise CodesignError(f"{self.name}: stable-baselines3 rejected the options "
+                                f"{self.options or '(the defaults)'}: {exc}") from exc
 
     def callbacks(self, budget: EvaluationBudget | None = None) -> list[BaseCallback]:
         out: list[BaseCallback] = [StopAtBudget(budget)] if budget is not None else []

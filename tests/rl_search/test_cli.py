@@ -101,3 +101,27 @@ def test_explore_with_no_options_finds_a_feasible_design(tmp_path, monkeypatch):
     (run,) = (tmp_path / "runs").iterdir()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["feasible"] > 0 and (run / "best.toml").exists()
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--out", "afile"], "is an existing file"),
+    (["--seed", "-1"], "seed must be in [0, 2**32)"),
+    (["--oracle", "os:getcwd"], "calling it with the workload failed"),
+    (["--oracle", "json:dumps"], "calling it with the workload failed"),
+    (["--searcher", "ppo", "--searcher-option", "n_steps=1"], "stable-baselines3 rejected"),
+])
+def test_bad_run_options_are_refused_with_a_message(capsys, tmp_path, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    code = main(["explore", "--budget", "10", "--no-progress", "--out", "run", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_an_oracle_that_is_not_an_oracle_is_named(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fake_oracle.py").write_text("def make(workload):\n    return 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["explore", "--budget", "10", "--no-progress", "--oracle", "fake_oracle:make"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not an accuracy oracle" in err

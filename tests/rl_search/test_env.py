@@ -326,3 +326,12 @@ def test_bad_actions_are_totalled_across_episodes() -> None:
         action[1] = 5.0
         env.step(action)
     assert env.bad_actions_total == 6
+
+
+@pytest.mark.parametrize("form", ["sequential", "oneshot"])
+@pytest.mark.parametrize("action", ["abc", {"a": 1}, [[1, 2], [3]], object()])
+def test_actions_of_the_wrong_type_are_refused_with_a_message(form, action) -> None:
+    env = CoDesignEnv(_problem("resnet20", "haq"), form=form)
+    env.reset(seed=0)
+    with pytest.raises(CodesignError, match="actions are numbers"):
+        env.step(action)
