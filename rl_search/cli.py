@@ -171,7 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         options = _parse_params(args.option, "--option")
         out = train_agent(args.algo, {"workload": args.workload, "target": args.target,
                                       **problem}, args.steps, args.seed, args.out,
-                          form=args.form, action=args.action, **options)
+                          form=args.form, action=args.action,
+                          progress=not args.no_progress, **options)
         print(f"trained {args.algo} for {args.steps:,} steps on {args.workload} / {args.target} "
               f"(space {problem['space']}, seed {args.seed}); saved {out} and "
               f"{out.with_suffix('.json')}")
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("penalty", "repair", "clamp"))
     p.add_argument("--weight-bits", metavar="BITS", help="weight bit-widths, e.g. 2-8 or 2,4,8")
     p.add_argument("--act-bits", metavar="BITS", help="activation bit-widths, e.g. 2-8")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
     return parser
 

@@ -40,11 +40,12 @@ def sidecar_path(agent_path: str | Path) -> Path:
 
 def train_agent(algo: str, problem_kwargs: Mapping[str, Any], steps: int, seed: int = 0,
                 out_path: str | Path = "agent.zip", *, form: str = "sequential",
-                action: str = "box", **options: Any) -> Path:
+                action: str = "box", progress: bool = False, **options: Any) -> Path:
     """Train ``algo`` (an SB3 searcher name) for ``steps`` env steps and save it.
 
     :param problem_kwargs: the env's problem arguments (``workload``, ``target``, ``space``,
         ``oracle``, objective fields such as ``latency_budget_ms``, space options).
+    :param progress: show a progress bar of the env steps (tqdm, on standard error).
     :param options: the searcher's options (SB3 arguments, ``noise_sigma``, ...).
     :returns: the path of the saved zip (its sidecar is :func:`sidecar_path`).
     """
@@ -57,7 +58,8 @@ def train_agent(algo: str, problem_kwargs: Mapping[str, Any], steps: int, seed: 
     env = CoDesignEnv(form=form, action=action, **dict(problem_kwargs))
     with deterministic_torch():
         model = searcher.build_model(env, steps)
-        model.learn(steps, callback=searcher.callbacks())
+        callbacks = searcher.callbacks() + ([_progress_bar(steps)] if progress else [])
+        model.learn(steps, callback=callbacks)
     out = Path(out_path)
     if out.suffix != ".zip":
         out = out.with_name(out.name + ".zip")
@@ -181,3 +183,33 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise CodesignError(f"cannot save option value {value!r} in an agent's sidecar")
+
+
+def _progress_callback_class() -> type:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm import tqdm
+
+    class ProgressBar(BaseCallback):  # type: ignore[misc]
+        """A tqdm bar of the env steps taken (SB3's own bar needs ``rich``)."""
+
+        def __init__(self, total: int) -> None:
+            super().__init__()
+            self.total = total
+            self.bar: Any = None
+
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=self.total, unit="step", desc="training", leave=False)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return ProgressBar
+
+
+def _progress_bar(total: int) -> Any:
+    """A :class:`ProgressBar` callback (the class is built on first use: SB3 loads late)."""
+    return _progress_callback_class()(total)

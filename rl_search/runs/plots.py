@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rl_search.runs.config import PLOT_FILES, RunConfig
+from hwsim.errors import CodesignError
+from rl_search.runs.config import BEST_FILE, PLOT_FILES, RunConfig
 from rl_search.runs.log import mapping_keys
 from rl_search.runs.results import best_record, pareto_front
 
@@ -20,6 +21,22 @@ def accuracy_label(config: RunConfig) -> str:
     if config.oracle == "prior":
         return "accuracy (weight-free prior: assumed, not measured)"
     return f"accuracy (oracle {config.oracle})"
+
+
+def _hardware_line(run_dir: Path, best: Mapping[str, Any] | None) -> str:
+    """The hardware the best design chose (its ``best.toml`` overrides), as a second title
+    line; empty when it sets none."""
+    from cost_models import load_design
+
+    path = run_dir / BEST_FILE
+    if best is None or not path.exists():
+        return ""
+    try:
+        design = load_design(path)
+    except CodesignError:
+        return ""
+    parts = [f"{c}: " + ", ".join(f"{k}={v}" for k, v in fields) for c, fields in design.hardware]
+    return "".join("\n" + part for part in parts)
 
 
 def write_plots(run_dir: str | Path, records: Sequence[Mapping[str, Any]], config: RunConfig,
@@ -70,7 +87,20 @@ def write_plots(run_dir: str | Path, records: Sequence[Mapping[str, Any]], confi
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel(accuracy_label(config))
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    if feas.any():
+        # Frame the feasible designs (and the budgets): infeasible ones far below the
+        # accuracy floor would otherwise squash the front against the top.
+        floor = baseline - (config.max_accuracy_drop or 0.0)
+        y_lo, y_hi = min(acc[feas].min(), floor), max(acc[feas].max(), baseline)
+        pad = max(0.1 * (y_hi - y_lo), 1e-3)
+        ax.set_ylim(y_lo - pad, y_hi + pad)
+        x_hi = max(lat[feas].max(), config.latency_budget_ms or 0.0)
+        ax.set_xlim(0.0, 1.25 * x_hi)
+        outside = int((grey & ((acc < y_lo - pad) | (lat > 1.25 * x_hi))).sum())
+        if outside:
+            ax.text(0.01, 0.01, f"{outside} infeasible designs outside the axes",
+                    transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.legend(fontsize=7, loc="upper right")
     save(fig, paths["pareto"])
 
     # Best-so-far reward (and feasible latency) vs evaluations.
@@ -103,10 +133,11 @@ def write_plots(run_dir: str | Path, records: Sequence[Mapping[str, Any]], confi
     ax1.bar(pos + 0.2, shown["act_bits"], width=0.4, label="activation bits")
     ax1.set_ylabel("bits")
     ax1.set_yticks(range(0, 9, 2))
-    ax1.legend(fontsize=7)
+    ax1.set_ylim(0, 10.5)  # room above the bars for the legend
+    ax1.legend(fontsize=7, loc="upper center", ncols=2)
     state = "best feasible" if best is not None else "best (INFEASIBLE)"
     ax1.set_title(f"{state} design #{shown['index']}: {shown['latency_ms']:.3f} ms, "
-                  f"accuracy {shown['accuracy']:.4f}", fontsize=9)
+                  f"accuracy {shown['accuracy']:.4f}" + _hardware_line(run_dir, best), fontsize=8)
     if lower is not None:
         ax2 = axes[1]
         values = [np.nan if v is None else v for v in shown[lower]]
