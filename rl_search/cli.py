@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="builder parameter of a zoo model, e.g. --param tokens=16")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--toml", action="store_true",
+                   help="print the workload as a workload TOML file (to edit and load back)")
     p.set_defaults(func=cmd_workloads_show)
 
     hw = sub.add_parser("hardware", help="hardware presets and their limits")

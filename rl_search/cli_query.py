@@ -58,6 +58,11 @@ def cmd_workloads_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_workload_json(wl), indent=2, default=list))
         return 0
+    if args.toml:
+        from hwsim.ir.toml_workload import dump_workload_toml
+
+        print(dump_workload_toml(wl), end="")
+        return 0
     rows = []
     for i, layer in enumerate(wl.layers):
         for j, g in enumerate(layer.gemms()):
