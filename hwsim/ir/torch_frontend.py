@@ -20,16 +20,35 @@ then one of three things:
     :class:`Linear` when one operand is a parameter (or derived from parameters only) of at most
     two dims, else a :class:`MatMul` whose ``batch`` is the first broadcast leading dim and
     ``heads`` the product of the others;
+  - ``torch.einsum`` with two operands and a GEMM-shaped equation (every index either in both
+    operands, or in one operand and the output; at least one summed index), e.g.
+    ``'bhid,bhjd->bhij'``, ``'...ij,...jk->...ik'``: a :class:`MatMul` (``batch`` the first
+    index in both operands and the output, ``heads`` the product of the others), or a
+    :class:`Linear` when one operand is a parameter and there is no batch index. MACs = the
+    product of all index sizes. Other equations are unsupported, the equation named;
   - ``F.scaled_dot_product_attention`` -> two :class:`MatMul` (``.scores`` and ``.context``);
   - ``nn.MultiheadAttention`` -> ``q_proj``, ``k_proj``, ``v_proj`` (:class:`Linear`),
     ``scores``, ``context`` (:class:`MatMul`), ``out_proj`` (:class:`Linear`);
+  - ``nn.TransformerEncoderLayer`` -> its ``self_attn`` records as above, then ``linear1`` and
+    ``linear2`` (:class:`Linear`); ``nn.TransformerEncoder`` -> those of each of its
+    ``layers.<i>`` in turn;
   - ``nn.LSTM`` -> one :class:`LstmCell` per layer and direction (``<name>.l0``,
     ``<name>.l0_reverse``, ...), ``steps`` = sequence length, ``batch_first`` respected; a
     layer above the first reads ``hidden_size * num_directions`` features. ``proj_size > 0`` is
     reported as unsupported (the record has no projection).
 
+* a call of a **function hidden from fx** with ``torch.fx.wrap`` (torchvision's Swin
+  ``shifted_window_attention``, ...): while shapes are propagated the call runs under a
+  ``TorchDispatchMode`` that logs its aten ``mm`` / ``addmm`` (a :class:`Linear` when the second
+  operand is a view of a parameter or buffer, else a :class:`MatMul`), ``bmm`` / ``baddbmm``
+  (:class:`MatMul`), ``convolution`` (:class:`Conv2d`; transposed or non-2-D ones are
+  unsupported) and fused ``scaled_dot_product`` kernels (``.sdpa.scores`` / ``.sdpa.context``).
+  The records are named ``<scope>.<node>.linear``, ``.matmul_1``, ... and chained in call order
+  (fx cannot see the data flow inside). torchvision's ``stochastic_depth`` is shape-only;
+
 * a **shape-only op** on an explicit allow-list (activations, norms, pooling, dropout, residual
-  add, cat, view/reshape/flatten/permute, getitem, size, softmax, element-wise maths, ...): no
+  add, cat, view/reshape/flatten/permute/swapaxes/movedim, getitem, size, softmax, element-wise
+  maths, ``torch._assert``, ...): no
   layer, but data flows through it, so edges between GEMM layers follow the real dependencies
   (a residual add gives edges from both producers to the next consumer);
 
@@ -46,8 +65,15 @@ order.
 Notes and limits:
 
 * torch modules are traced as leaves (torch.fx's default), so a ``torch.nn`` module not listed
-  above (``nn.Embedding``, ``nn.Conv1d``, ``nn.GRU``, ``nn.TransformerEncoderLayer``, ...) is
-  reported as unsupported by its class name; user modules are traced through.
+  above (``nn.Embedding``, ``nn.Conv1d``, ``nn.GRU``, ``nn.TransformerDecoderLayer``, ...) is
+  reported as unsupported by its class name; user modules are traced through. A leaf passed as
+  the top module (a bare ``nn.LSTM`` or ``nn.TransformerEncoder``) is not traced into but
+  handled as one call; its records carry its own qualified names (``l0``, ``layers.0.linear1``;
+  a bare ``nn.Linear`` or ``nn.Conv2d`` is named by its class).
+* The user's module is left as it was: the trace runs on a deep copy that shares the
+  parameters (so a ``forward`` that caches tensors on ``self``, like timm's LeViT attention-bias
+  cache, or updates a buffer in place, changes only the copy), and tracing twice gives the same
+  workload.
 * The graph is traced in the module's current mode (call ``model.eval()`` first for an inference
   graph if ``forward`` branches on ``self.training``); shape propagation runs in eval mode under
   ``torch.no_grad()`` and restores every submodule's mode afterwards, so BatchNorm statistics
@@ -61,11 +87,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import logging
 import math
 import os
 import re
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -112,7 +140,8 @@ _SHAPE_FUNCTIONS = (
         "stack", "chunk", "split", "unbind", "transpose", "permute", "t", "squeeze", "unsqueeze",
         "narrow", "roll", "flip", "tile", "broadcast_to", "repeat_interleave", "mean", "sum",
         "amax", "amin", "max", "min", "cumsum", "tril", "triu", "masked_fill", "zeros", "ones",
-        "full", "zeros_like", "ones_like", "full_like", "arange")),
+        "full", "zeros_like", "ones_like", "full_like", "arange", "_assert", "swapaxes",
+        "swapdims", "moveaxis", "movedim")),
     *(f"torch.nn.functional.{op}" for op in (
         "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu", "mish",
         "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "softplus", "softsign",
@@ -135,7 +164,7 @@ _SHAPE_METHODS = frozenset((
     "clamp_", "neg", "add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "masked_fill",
     "masked_fill_", "tril", "triu", "float", "half", "double", "bfloat16", "bool", "int", "long",
     "to", "type", "type_as", "detach", "clone", "fill_", "zero_", "new_zeros", "new_ones",
-    "new_full", "new_empty",
+    "new_full", "new_empty", "swapaxes", "swapdims", "moveaxis", "movedim",
 ))
 """Tensor methods that are shape-only ops."""
 
@@ -146,6 +175,9 @@ _ADDMM_METHODS = frozenset(("addmm", "baddbmm"))
 _LINEAR_FUNCTIONS = ("torch.nn.functional.linear",)
 _CONV_FUNCTIONS = ("torch.nn.functional.conv2d", "torch.conv2d")
 _SDPA_FUNCTIONS = ("torch.nn.functional.scaled_dot_product_attention",)
+_EINSUM_FUNCTIONS = ("torch.einsum", "torch.functional.einsum")
+_IDENTITY_WRAPPED = frozenset(("stochastic_depth",))
+"""Names of ``torch.fx.wrap`` functions that are shape-only (torchvision's stochastic depth)."""
 
 _PUBLIC_NAMESPACES = ("torch.fft", "torch.linalg", "torch.special", "torch.nn.functional",
                       "torch", "operator")
@@ -220,8 +252,9 @@ def trace(module: nn.Module, example_input: Any, *, name: str | None = None,
     args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     cls = type(module)
     label = name or cls.__name__
-    gm = _symbolic_trace(module, label)
-    _propagate_shapes(module, gm, args, label)
+    model = _private_copy(module)
+    gm = _symbolic_trace(model, label, len(args))
+    _propagate_shapes(model, gm, args, label)
     builder = _Builder(gm)
     for node in gm.graph.nodes:
         builder.visit(node)
@@ -240,10 +273,44 @@ def trace(module: nn.Module, example_input: Any, *, name: str | None = None,
     return TraceResult(workload, tuple(builder.unsupported))
 
 
-def _symbolic_trace(module: nn.Module, label: str) -> fx.GraphModule:
+def _private_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` that shares its parameters, for tracing without touching it.
+
+    Tracing runs ``forward`` on proxies: a module that caches a tensor attribute in ``forward``
+    (timm's LeViT attention-bias cache) would otherwise keep a proxy of this trace, and break the
+    next one. Buffers and plain attributes are copied (shape propagation may update buffers in
+    place); parameters are shared, not copied. A module that cannot be deep-copied is traced as
+    it is.
+    """
+    import copy
+
+    memo: dict[int, Any] = {id(p): p for p in module.parameters()}
+    try:
+        return copy.deepcopy(module, memo)
+    except Exception as exc:  # an attribute that cannot be copied (a lock, a file, ...)
+        log.debug("tracing %s in place: deepcopy failed (%s)", type(module).__name__, exc)
+        return module
+
+
+_TOP = "top"
+"""Attribute name of a leaf top module (``nn.LSTM``, ...) inside the one-node graph built for it."""
+
+
+def _symbolic_trace(module: nn.Module, label: str, inputs_count: int) -> fx.GraphModule:
+    import torch
     from torch import fx
 
     tracer = fx.Tracer()
+    if tracer.is_leaf_module(module, ""):
+        # a torch.nn module is a leaf: do not trace its forward (often data-dependent), call it
+        graph = fx.Graph()
+        inputs = [graph.placeholder(f"input_{i}") for i in range(inputs_count)]
+        graph.output(graph.call_module(_TOP, tuple(inputs)))
+        root = torch.nn.Module()
+        root.add_module(_TOP, module)
+        gm = fx.GraphModule(root, graph, type(module).__name__)
+        gm.meta[_TOP] = True
+        return gm
     tracer.record_stack_traces = True  # gives unsupported ops a source line
     try:
         graph = tracer.trace(module)
@@ -277,13 +344,22 @@ def _propagate_shapes(module: nn.Module, gm: fx.GraphModule, args: tuple[Any, ..
     import torch
     from torch.fx.passes.shape_prop import ShapeProp
 
+    from hwsim.ir.torch_calls import gemm_logger
+
     class _ShapeProp(ShapeProp):  # remembers the node being run, for the error message
         current: fx.Node | None = None
 
         def run_node(self, n: fx.Node) -> Any:
             self.current = n
-            return super().run_node(n)
+            if n.op != "call_function" or not _is_wrapped(n.target):
+                return super().run_node(n)
+            with gemm_logger(weights) as logger:  # a function fx cannot see into
+                result = super().run_node(n)
+            n.meta[_GEMM_CALLS] = tuple(logger.calls)
+            return result
 
+    weights = frozenset(t.untyped_storage().data_ptr()
+                        for t in (*gm.parameters(), *gm.buffers()))
     prop = _ShapeProp(gm)
     modes = [(m, m.training) for m in module.modules()]
     gm.eval()  # the graph module shares its submodules: keep BatchNorm statistics untouched
@@ -300,6 +376,16 @@ def _propagate_shapes(module: nn.Module, gm: fx.GraphModule, args: tuple[Any, ..
     finally:
         for m, training in modes:
             m.training = training
+
+
+_GEMM_CALLS = "hwsim_gemm_calls"
+"""``node.meta`` key: the :class:`~hwsim.ir.torch_calls.GemmCall` list of a wrapped function."""
+
+
+def _is_wrapped(target: Any) -> bool:
+    """A Python function from outside torch called as one graph node: ``torch.fx.wrap`` hid it."""
+    module = str(getattr(target, "__module__", None) or "")
+    return inspect.isfunction(target) and not (module == "torch" or module.startswith("torch."))
 
 
 def _describe(args: tuple[Any, ...]) -> str:
@@ -375,6 +461,9 @@ def _user_frame(stack_trace: str | None) -> str:
 
 
 def _where(node: fx.Node) -> str:
+    gm = node.graph.owning_module
+    if node.op == "call_module" and node.target == _TOP and gm is not None and gm.meta.get(_TOP):
+        return "the top module (called as a whole)"
     parts = [f"node {node.name!r}"]
     if node.op == "call_module":
         parts.append(f"module {node.target!r}")
@@ -382,6 +471,10 @@ def _where(node: fx.Node) -> str:
         parts.append(f"in module {scope!r}")
     frame = _user_frame(node.stack_trace)
     return ", ".join(parts) + (f" ({frame})" if frame else "")
+
+
+def _join(base: str, suffix: str) -> str:
+    return f"{base}.{suffix}" if base else suffix
 
 
 def _arg(node: fx.Node, index: int, key: str, default: Any = None) -> Any:
@@ -465,6 +558,7 @@ class _Builder:
         self._linear = _resolve(_LINEAR_FUNCTIONS)
         self._conv = _resolve(_CONV_FUNCTIONS)
         self._sdpa = _resolve(_SDPA_FUNCTIONS)
+        self._einsum = _resolve(_EINSUM_FUNCTIONS)
         self._shape_fns = _resolve(_SHAPE_FUNCTIONS)
 
     # -- graph walk -------------------------------------------------------------------------
@@ -510,8 +604,14 @@ class _Builder:
             return self._conv_fn_emits(node)
         if target in self._sdpa:
             return self._sdpa_emits(node)
+        if target in self._einsum:
+            return self._einsum_emits(node)
         if target in self._shape_fns:
             return []
+        if _is_wrapped(target):
+            if getattr(target, "__name__", "") in _IDENTITY_WRAPPED:
+                return []
+            return self._wrapped_emits(node)
         raise _Unsupported(_public_name(target))
 
     def _pass_through(self, node: fx.Node) -> None:
@@ -553,27 +653,33 @@ class _Builder:
 
         assert isinstance(node.target, str)
         mod = self.gm.get_submodule(node.target)
+        # a leaf top module is called as one node: its records carry its own qualified names
+        base = "" if node.target == _TOP and self.gm.meta.get(_TOP) else node.target
         if isinstance(mod, torch.nn.Conv2d):
             x = _arg(node, 0, "input")
-            layer = _conv(self._name(node.target), _class_name(type(mod)), _shape(x),
-                          tuple(mod.weight.shape), mod.stride, mod.padding, mod.dilation,
-                          mod.groups, _shape(node))
+            layer = _conv(self._name(base or type(mod).__name__), _class_name(type(mod)),
+                          _shape(x), tuple(mod.weight.shape), mod.stride, mod.padding,
+                          mod.dilation, mod.groups, _shape(node))
             return [_Emit(layer)]
         if isinstance(mod, torch.nn.Linear):
             x = _shape(_arg(node, 0, "input"))
             tokens = math.prod(x[:-1])
-            return [_Emit(Linear(self._name(node.target), mod.in_features, mod.out_features,
-                                 tokens))]
+            return [_Emit(Linear(self._name(base or type(mod).__name__), mod.in_features,
+                                 mod.out_features, tokens))]
         if isinstance(mod, torch.nn.LSTM):
-            return self._lstm_emits(node, mod)
+            return self._lstm_emits(node, base, mod)
         if isinstance(mod, torch.nn.MultiheadAttention):
-            return self._mha_emits(node, mod)
+            return self._mha_emits(node, base, mod)
+        if isinstance(mod, torch.nn.TransformerEncoderLayer):
+            return self._encoder_emits(node, [(base, mod)])
+        if isinstance(mod, torch.nn.TransformerEncoder):
+            return self._encoder_emits(node, [(_join(base, f"layers.{i}"), layer)
+                                              for i, layer in enumerate(mod.layers)])
         if isinstance(mod, _shape_module_types()):
             return []
         raise _Unsupported(_class_name(type(mod)))
 
-    def _lstm_emits(self, node: fx.Node, mod: nn.LSTM) -> list[_Emit]:
-        assert isinstance(node.target, str)
+    def _lstm_emits(self, node: fx.Node, base: str, mod: nn.LSTM) -> list[_Emit]:
         if mod.proj_size:
             raise _Unsupported(f"torch.nn.LSTM with proj_size={mod.proj_size} "
                                "(LstmCell has no projection)")
@@ -592,15 +698,40 @@ class _Builder:
             in_size = mod.input_size if level == 0 else mod.hidden_size * directions
             below = tuple(range(len(emits) - directions, len(emits))) if level else ()
             for direction in range(directions):
-                suffix = f".l{level}" + ("_reverse" if direction else "")
-                layer = LstmCell(self._name(node.target + suffix), in_size, mod.hidden_size,
+                suffix = f"l{level}" + ("_reverse" if direction else "")
+                layer = LstmCell(self._name(_join(base, suffix)), in_size, mod.hidden_size,
                                  steps=steps, batch=batch)
                 reads = state if level else (x_node, *state)
                 emits.append(_Emit(layer, reads, below, exit=level == mod.num_layers - 1))
         return emits
 
-    def _mha_emits(self, node: fx.Node, mod: nn.MultiheadAttention) -> list[_Emit]:
-        assert isinstance(node.target, str)
+    def _attention(self, base: str, mod: nn.MultiheadAttention, sizes: tuple[int, int, int],
+                   reads: tuple[tuple[fx.Node, ...], ...], first: int,
+                   before: tuple[int, ...] = ()) -> list[_Emit]:
+        """The six records of multi-head attention; ``sizes`` = (batch, q_len, kv_len),
+        ``reads`` = nodes read by q, k, v and the scores (masks); ``first``: position of the
+        first record among the node's records; ``before``: earlier records q, k, v read."""
+        batch, q_len, kv_len = sizes
+        kv_len += (mod.bias_k is not None) + bool(mod.add_zero_attn)
+        heads, embed = mod.num_heads, mod.embed_dim
+        head_dim = embed // heads
+        q, k, v, o = first, first + 1, first + 2, first + 3
+        return [
+            _Emit(Linear(self._name(_join(base, "q_proj")), embed, embed, q_len * batch),
+                  reads[0], before, exit=False),
+            _Emit(Linear(self._name(_join(base, "k_proj")), mod.kdim, embed, kv_len * batch),
+                  reads[1], before, exit=False),
+            _Emit(Linear(self._name(_join(base, "v_proj")), mod.vdim, embed, kv_len * batch),
+                  reads[2], before, exit=False),
+            _Emit(MatMul(self._name(_join(base, "scores")), q_len, kv_len, head_dim, heads,
+                         batch), reads[3], (q, k), exit=False),
+            _Emit(MatMul(self._name(_join(base, "context")), q_len, head_dim, kv_len, heads,
+                         batch), (), (v, o), exit=False),
+            _Emit(Linear(self._name(_join(base, "out_proj")), embed, embed, q_len * batch),
+                  (), (first + 4,)),
+        ]
+
+    def _mha_emits(self, node: fx.Node, base: str, mod: nn.MultiheadAttention) -> list[_Emit]:
         q_node, k_node, v_node = (_arg(node, 0, "query"), _arg(node, 1, "key"),
                                   _arg(node, 2, "value"))
         q, k = _shape(q_node), _shape(k_node)
@@ -609,25 +740,39 @@ class _Builder:
             kv_len = k[1] if mod.batch_first else k[0]
         else:
             batch, q_len, kv_len = 1, q[0], k[0]
-        kv_len += (mod.bias_k is not None) + bool(mod.add_zero_attn)
-        heads, embed = mod.num_heads, mod.embed_dim
-        head_dim = embed // heads
         masks = tuple(n for n in node.all_input_nodes if n not in (q_node, k_node, v_node))
-        base = node.target
-        return [
-            _Emit(Linear(self._name(f"{base}.q_proj"), embed, embed, q_len * batch),
-                  (q_node,), exit=False),
-            _Emit(Linear(self._name(f"{base}.k_proj"), mod.kdim, embed, kv_len * batch),
-                  (k_node,), exit=False),
-            _Emit(Linear(self._name(f"{base}.v_proj"), mod.vdim, embed, kv_len * batch),
-                  (v_node,), exit=False),
-            _Emit(MatMul(self._name(f"{base}.scores"), q_len, kv_len, head_dim, heads, batch),
-                  masks, (0, 1), exit=False),
-            _Emit(MatMul(self._name(f"{base}.context"), q_len, head_dim, kv_len, heads, batch),
-                  (), (2, 3), exit=False),
-            _Emit(Linear(self._name(f"{base}.out_proj"), embed, embed, q_len * batch),
-                  (), (4,)),
-        ]
+        return self._attention(base, mod, (batch, q_len, kv_len),
+                               ((q_node,), (k_node,), (v_node,), masks), 0)
+
+    def _encoder_emits(self, node: fx.Node,
+                       layers: list[tuple[str, nn.TransformerEncoderLayer]]) -> list[_Emit]:
+        """Self-attention, ``linear1`` and ``linear2`` of each encoder layer, in order."""
+        x_node = _arg(node, 0, "src")
+        x = _shape(x_node)
+        masks = tuple(n for n in node.all_input_nodes if n is not x_node)
+        emits: list[_Emit] = []
+        for i, (base, layer) in enumerate(layers):
+            attn = layer.self_attn
+            if len(x) == 3:
+                batch, seq = (x[0], x[1]) if attn.batch_first else (x[1], x[0])
+            elif len(x) == 2:
+                batch, seq = 1, x[0]
+            else:
+                raise _Unsupported(f"{_class_name(type(layer))} on a {len(x)}-D input {x}")
+            first = len(emits)
+            reads = (x_node,) if i == 0 else ()
+            # the previous layer's output is its linear2 plus the residual through out_proj
+            before = (first - 3, first - 1) if i else ()
+            emits += self._attention(_join(base, "self_attn"), attn, (batch, seq, seq),
+                                     (reads, reads, reads, masks), first, before)
+            tokens = seq * batch
+            emits.append(_Emit(Linear(self._name(_join(base, "linear1")),
+                                      layer.linear1.in_features, layer.linear1.out_features,
+                                      tokens), (), (first + 5,), exit=False))
+            emits.append(_Emit(Linear(self._name(_join(base, "linear2")),
+                                      layer.linear2.in_features, layer.linear2.out_features,
+                                      tokens), (), (first + 6,), exit=i == len(layers) - 1))
+        return emits
 
     # -- functions --------------------------------------------------------------------------
 
@@ -684,5 +829,71 @@ class _Builder:
                   (v_node,), (0,)),
         ]
 
+    def _einsum_emits(self, node: fx.Node) -> list[_Emit]:
+        from hwsim.ir.torch_calls import einsum_gemm
+
+        equation = _arg(node, 0, "equation")
+        operands = tuple(node.args[1:])
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+        if not isinstance(equation, str):
+            raise _Unsupported(f"torch.einsum with equation {equation!r} (not a constant string)")
+        try:
+            if len(operands) != 2:
+                raise ValueError(f"has {len(operands)} operand(s); a GEMM has two")
+            a_node, b_node = operands
+            g = einsum_gemm(equation, _shape(a_node), _shape(b_node))
+        except ValueError as exc:
+            raise _Unsupported(f"torch.einsum({equation!r}): {exc}; only two-operand "
+                               "GEMM-shaped equations (batch, row, column and summed indices) "
+                               "are modelled") from exc
+        name = self._fn_name(node)
+        if not g.batch and self._is_param(b_node) and not self._is_param(a_node):
+            return [_Emit(Linear(name, g.k, g.n, g.m))]
+        if not g.batch and self._is_param(a_node) and not self._is_param(b_node):
+            return [_Emit(Linear(name, g.k, g.m, g.n))]
+        batch = g.batch[0] if g.batch else 1
+        return [_Emit(MatMul(name, g.m, g.n, g.k, math.prod(g.batch[1:]), batch))]
+
+    def _wrapped_emits(self, node: fx.Node) -> list[_Emit]:
+        """Records of the GEMMs a ``torch.fx.wrap`` function ran during shape propagation,
+        chained in call order (fx cannot see the data flow inside the function)."""
+        fn = _public_name(node.target)
+        scope = _scope(node)
+        base = f"{scope}.{node.name}" if scope else node.name
+        seen: Counter[str] = Counter()
+
+        def name(kind: str) -> str:
+            seen[kind] += 1
+            return self._name(f"{base}.{kind}" + (f"_{seen[kind] - 1}" if seen[kind] > 1 else ""))
+
+        layers: list[Layer] = []
+        for call in node.meta.get(_GEMM_CALLS, ()):
+            shapes = call.shapes
+            if call.op in ("mm", "addmm"):
+                (m, k), (_, n) = shapes
+                layers.append(Linear(name("linear"), k, n, m) if call.weight
+                              else MatMul(name("matmul"), m, n, k))
+            elif call.op in ("bmm", "baddbmm"):
+                (b, m, k), (_, _, n) = shapes
+                layers.append(MatMul(name("matmul"), m, n, k, batch=b))
+            elif call.op == "convolution":
+                x, w, out = shapes
+                stride, padding, dilation, transposed, groups = call.conv
+                if transposed or len(w) != 4:
+                    raise _Unsupported(f"{fn}, which runs aten.convolution on input {x} with "
+                                       f"weight {w}{' (transposed)' if transposed else ''}: "
+                                       "only 2-D convolutions are modelled")
+                layers.append(_conv(name("conv2d"), f"aten.convolution in {fn}", x, w, stride,
+                                    padding, dilation, groups, out))
+            else:  # a fused scaled_dot_product kernel: scores, then context
+                q, k_, v = shapes
+                lead = q[:-2]
+                batch, heads = (lead[0] if lead else 1), math.prod(lead[1:])
+                layers.append(MatMul(name("sdpa.scores"), q[-2], k_[-2], q[-1], heads, batch))
+                layers.append(MatMul(name("sdpa.context"), q[-2], v[-1], k_[-2], heads, batch))
+        last = len(layers) - 1
+        return [_Emit(layer, None if i == 0 else (), (i - 1,) if i else (), exit=i == last)
+                for i, layer in enumerate(layers)]
 
 __all__ = ["TraceResult", "from_torch", "trace"]
