@@ -100,6 +100,34 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
     return config, run_dir, False
 
 
+def _no_feasible_advice(config: Any, run_dir: Path) -> str:
+    """What to try when a run found nothing feasible, starting from its closest design."""
+    from rl_search.runner import best_record, load_run
+
+    lines = ["no feasible design found."]
+    _, records = load_run(run_dir)
+    closest = best_record(records, feasible_only=False)
+    if closest is not None:
+        parts = [f"{closest['latency_ms']:.3f} ms"
+                 + (f" (budget {config.latency_budget_ms:g})"
+                    if config.latency_budget_ms is not None else ""),
+                 f"accuracy drop {closest['accuracy_drop']:.4f}"
+                 + (f" (budget {config.max_accuracy_drop:g})"
+                    if config.max_accuracy_drop is not None else ""),
+                 "fits the hardware" if closest["fits"] else "does not fit the hardware"]
+        lines.append(f"closest: evaluation #{closest['index']}: " + ", ".join(parts))
+    tips = []
+    if config.searcher == "random":
+        tips.append("a searcher that improves on what it found (--searcher genetic or greedy)")
+    if config.mode == "repair":
+        tips.append("--mode penalty (repair lowers bits until the latency fits, spending the "
+                    "accuracy budget)")
+    tips.append(f"a larger --budget (this run: {config.budget})")
+    tips.append("looser --latency-budget-ms / --max-accuracy-drop")
+    lines.append("try: " + "; ".join(tips))
+    return "\n".join(lines)
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     from rl_search.runner import RunInterrupted, accuracy_label, explore
 
@@ -121,8 +149,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
           f"{result.elapsed_s:.1f} s")
     best = result.best
     if best is None:
-        print("no feasible design found: loosen --latency-budget-ms / --max-accuracy-drop or "
-              "raise --budget")
+        print(_no_feasible_advice(config, run_dir))
     else:
         ref = summary["reference_latency_ms"]
         print(f"best feasible: evaluation #{best['index']}: {best['latency_ms']:.4f} ms "
