@@ -32,6 +32,21 @@ from typing import ClassVar
 
 from hwsim.errors import Checker, WorkloadError
 
+# Upper bounds, so that every count reaches numpy's int64 (``Workload.to_arrays()``) and the
+# numba kernels without wrapping, yet far beyond any real network.
+
+MAX_DIM = 2**31
+"""Any one size of a layer (channels, features, spatial sizes, kernel, tokens, batch, modes,
+ranks, experts): the largest real ones are around 2**20 (a million-token context)."""
+
+MAX_MACS = 2**53
+"""MACs of one layer, and so of each of its GEMMs (``m*n*k*count``): float64 holds every
+integer up to here exactly (cost models divide MAC counts in floating point), and summing 1024
+such layers still fits int64. The largest real layers (an LLM FFN over a 128k-token prompt) have
+about 2**47."""
+
+_INT64_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Gemm:
@@ -53,9 +68,14 @@ class Gemm:
         c = Checker()
         for name in ("m", "n", "k", "count"):
             value = getattr(self, name)
-            c.require(isinstance(value, int) and value >= 1, name, value, "must be an int >= 1")
+            c.require(isinstance(value, int) and not isinstance(value, bool)
+                      and 1 <= value <= _INT64_MAX, name, value,
+                      f"must be an int in [1, {_INT64_MAX}] (int64)")
         c.require(isinstance(self.independent, bool), "independent", self.independent,
                   "must be a bool")
+        if not c.problems:
+            c.require(self.macs <= _INT64_MAX, "macs", self.macs,
+                      f"m*n*k*count must be <= {_INT64_MAX} (int64)")
         c.raise_if_any(WorkloadError, "Gemm")
 
     @property
@@ -102,14 +122,29 @@ class Layer:
         return c
 
     def _finish(self, c: Checker) -> None:
+        if not c.problems:  # every size is in range: check the products they lower to
+            try:
+                macs = sum(g.macs for g in self.gemms())
+                c.require(macs <= MAX_MACS, "macs", macs, f"the layer's MACs must be <= 2**53 "
+                          f"= {MAX_MACS}; its sizes are too large")
+            except WorkloadError as err:  # a GEMM size beyond int64
+                bad = err.problems[0]
+                c.add("macs", bad.value, f"a GEMM's {bad.field} exceeds int64 (2**63 - 1); the "
+                      "layer's sizes are too large")
         c.raise_if_any(WorkloadError, f"{type(self).__name__} {self.name!r}")
 
 
 def _ints(c: Checker, obj: object, names: tuple[str, ...], minimum: int) -> None:
     for name in names:
         value = getattr(obj, name)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-        c.require(ok, name, value, f"must be an int >= {minimum}")
+        ok = isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= MAX_DIM
+        c.require(ok, name, value, f"must be an int in [{minimum}, {MAX_DIM}]")
+
+
+def _int_tuple(value: object) -> bool:
+    """A non-empty tuple of ints in ``[1, MAX_DIM]``."""
+    return isinstance(value, tuple) and bool(value) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_DIM for v in value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,11 +350,13 @@ class TTLinear(Layer):
         c = self._start()
         _ints(c, self, ("tokens",), 1)
         _check_modes(c, self.in_modes, self.out_modes)
-        d = len(self.in_modes)
-        if len(self.ranks) != d + 1:
+        d = len(self.in_modes) if isinstance(self.in_modes, tuple) else -1
+        if not isinstance(self.ranks, tuple):
+            c.add("ranks", self.ranks, "must be a tuple of ints")
+        elif d >= 0 and len(self.ranks) != d + 1:
             c.add("ranks", self.ranks, f"must have len(in_modes) + 1 = {d + 1} entries")
-        elif any(not isinstance(r, int) or r < 1 for r in self.ranks):
-            c.add("ranks", self.ranks, "must all be ints >= 1")
+        elif not _int_tuple(self.ranks):
+            c.add("ranks", self.ranks, f"must all be ints in [1, {MAX_DIM}]")
         elif self.ranks[0] != 1 or self.ranks[-1] != 1:
             c.add("ranks", self.ranks, "must start and end with 1")
         self._finish(c)
@@ -428,10 +465,8 @@ class HTLinear(Layer):
 
 def _check_modes(c: Checker, in_modes: object, out_modes: object) -> None:
     for name, modes in (("in_modes", in_modes), ("out_modes", out_modes)):
-        if not isinstance(modes, tuple) or not modes or any(
-            not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in modes
-        ):
-            c.add(name, modes, "must be a non-empty tuple of ints >= 1")
+        if not _int_tuple(modes):
+            c.add(name, modes, f"must be a non-empty tuple of ints in [1, {MAX_DIM}]")
     if (isinstance(in_modes, tuple) and isinstance(out_modes, tuple)
             and len(in_modes) != len(out_modes)):
         c.add("out_modes", out_modes, f"must have as many modes as in_modes ({len(in_modes)})")

@@ -53,6 +53,7 @@ WORKLOAD_SECTION = "workload"
 LAYERS_SECTION = "layers"
 _SET_BY_LOADER = ("layers", "edges")  # Workload fields that come from [[layers]], not [workload]
 _MISSING = object()
+_INT64_MAX = 2**63 - 1
 
 
 def load_workload_toml(path: str | Path) -> Workload:
@@ -70,8 +71,13 @@ def load_workload_toml(path: str | Path) -> Workload:
 def loads_workload_toml(text: str, filename: str = "<string>") -> Workload:
     """Parse workload TOML from a string; ``filename`` is used in problem locations."""
     record = f"workload {filename!r}"
-    return _parse(read_toml(text.encode("utf-8"), filename, WorkloadError, record), filename,
-                  record)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate: not text any file could hold
+        raise WorkloadError(record, [Problem("encoding", err.object[err.start:err.end],
+                                             "text is not valid Unicode (lone surrogate)",
+                                             filename)]) from None
+    return _parse(read_toml(data, filename, WorkloadError, record), filename, record)
 
 
 def _parse(document: dict[str, Any], filename: str, record: str) -> Workload:
@@ -102,6 +108,10 @@ def _parse(document: dict[str, Any], filename: str, record: str) -> Workload:
                                 "must be an array of tables, written [[layers]]", layers_where))
     else:
         layers, edges = _parse_layers(tables, filename, problems)
+        total = sum(layer.macs for layer in layers)
+        if total > _INT64_MAX:  # Workload.macs sums them in int64
+            problems.append(Problem(LAYERS_SECTION, total, f"the layers' MACs add up to more "
+                                    f"than {_INT64_MAX} (int64)", layers_where))
 
     if isinstance(header, dict):
         if problems:

@@ -26,6 +26,7 @@ import dataclasses
 import difflib
 import functools
 import re
+import stat
 import tomllib
 import types
 import typing
@@ -75,7 +76,9 @@ def _coerce(hint: Any, value: object) -> tuple[bool, object, str]:
         return ok, value, "an integer"
     if hint is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return ok, float(value) if ok else value, "a number"  # type: ignore[arg-type]
+        if ok and isinstance(value, int) and abs(value) <= _FLOAT_EXACT:
+            value = float(value)  # larger ints stay ints, for the record's range check to refuse
+        return ok, value, "a number"
     if hint is str:
         return isinstance(value, str), value, "a string"
     if hint is bool:
@@ -213,6 +216,12 @@ def build_record(
     return record if clean else None
 
 
+_FLOAT_EXACT = 2**53  # ints up to this convert to float exactly (and never overflow)
+
+MAX_FILE_BYTES = 16 * 2**20
+"""Largest TOML file read: shipped presets are about 1 KiB and the largest workload a few
+hundred KiB; a bigger file is surely not a preset or workload (and /dev/zero never ends)."""
+
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)")
 
 
@@ -228,6 +237,9 @@ def read_toml(
                                      filename)]) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise error(record, [Problem("toml", None, "invalid TOML: arrays or inline tables "
+                                     "nested too deeply", filename)]) from None
     except tomllib.TOMLDecodeError as err:
         message, where, line_text = str(err), filename, ""
         match = _TOML_POSITION.search(message)
@@ -243,16 +255,32 @@ def read_toml(
 
 
 def read_file(path: Path, error: type[RecordError], record: str) -> bytes:
-    """Read a user's file; a missing or unreadable file raises ``error`` naming the path."""
+    """Read a user's file; a missing, unreadable, special (directory, device, pipe) or larger
+    than :data:`MAX_FILE_BYTES` file raises ``error`` naming the path."""
     try:
-        return path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            reason = "is a directory, not a TOML file"
+        elif not stat.S_ISREG(info.st_mode):
+            reason = "is not a regular file (a device, pipe or socket?)"
+        elif info.st_size > MAX_FILE_BYTES:
+            reason = (f"is {info.st_size} bytes; a TOML file of at most {MAX_FILE_BYTES} bytes "
+                      "is expected")
+        else:
+            with path.open("rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)
+            if len(data) <= MAX_FILE_BYTES:
+                return data
+            reason = f"is over {MAX_FILE_BYTES} bytes; a TOML file is expected"
     except FileNotFoundError:
         reason = "no such file"
     except IsADirectoryError:
         reason = "is a directory, not a TOML file"
     except OSError as err:
-        reason = f"cannot read: {err.strerror}"
-    raise error(record, [Problem("path", str(path), reason)])
+        reason = f"cannot read: {err.strerror or err}"
+    except ValueError as err:  # e.g. an embedded NUL character in the path
+        reason = f"not a valid path: {err}"
+    raise error(record, [Problem("path", str(path), reason, str(path))])
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,17 +10,60 @@ from dataclasses import dataclass
 
 from hwsim.errors import Checker, SpecError
 
+# Upper bounds. Every value a record holds ends up in int64 / float64 arithmetic inside the numba
+# kernels; these bounds are far beyond any real device (so no preset is ever refused) yet keep
+# every product the cost models form finite and inside int64. NaN and infinities are refused.
 
-def _check_ints(c: Checker, obj: object, names: tuple[str, ...], minimum: int) -> None:
+MAX_COUNT = 2**31
+"""Resource counts, buffer depths, SRAM sizes, PE / bank / SM counts: the largest FPGA (AMD
+Versal VP1902) has about 2**24 LUTs and 2**25 flip-flops; a buffer of 2**31 entries would be
+gigabytes of on-chip memory. Two such values multiply to < 2**63."""
+
+MAX_ARRAY_DIM = 2**16
+"""Edge of a compute array (DSP block rows/cols, BISMO Dm/Dk/Dn, systolic rows/cols): real
+arrays are at most a few hundred a side (TPU: 128 or 256). Three edges and a bit width still
+multiply to < 2**63."""
+
+MAX_CLOCK_MHZ = 10_000.0
+"""10 GHz: no clocked silicon runs faster (the fastest CPUs boost to about 6 GHz, FPGA fabric to
+about 1 GHz)."""
+
+MAX_DRAM_BYTES_PER_CYCLE = 1e6
+"""HBM3e's 5 TB/s at a 100 MHz fabric clock is 5e4 bytes/cycle; 1e6 leaves 20x headroom."""
+
+MAX_TFLOPS = 1e6
+"""Peak throughput of one GPU in TFLOP/s: the largest today is about 2e4 (FP4); 1e6 is 50x."""
+
+MAX_MEMORY_GBPS = 1e6
+"""GPU memory bandwidth in GB/s: about 8e3 today; 1e6 is over 100x."""
+
+MAX_MEMORY_GIB = 1e6
+"""GPU memory in GiB: about 200 today; 1e6 GiB is a petabyte."""
+
+MAX_AREA_MM2 = 1e5
+"""Die area in mm^2: a whole 300 mm wafer (Cerebras WSE) is about 4.6e4 mm^2."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_ints(
+    c: Checker, obj: object, names: tuple[str, ...], minimum: int, maximum: int = MAX_COUNT
+) -> None:
     for name in names:
         value = getattr(obj, name)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-        c.require(ok, name, value, f"must be an int >= {minimum}")
+        ok = _is_int(value) and minimum <= value <= maximum
+        c.require(ok, name, value, f"must be an int in [{minimum}, {maximum}]")
 
 
-def _check_floats(c: Checker, obj: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        c.positive(name, getattr(obj, name))
+def _check_floats(c: Checker, obj: object, bounds: dict[str, float]) -> None:
+    """Each named field a finite number in ``(0, bound]`` (NaN and infinities refused)."""
+    for name, maximum in bounds.items():
+        value = getattr(obj, name)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and 0 < value <= maximum)  # false for NaN; inf > maximum
+        c.require(ok, name, value, f"must be a finite number in (0, {maximum:g}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +88,8 @@ class FpgaDevice:
                   "must be a non-empty string")
         _check_ints(c, self, ("lut", "ff", "dsp", "bram36"), 1)
         _check_ints(c, self, ("uram",), 0)
-        _check_floats(c, self, ("clock_mhz", "dram_bytes_per_cycle"))
+        _check_floats(c, self, {"clock_mhz": MAX_CLOCK_MHZ,
+                                "dram_bytes_per_cycle": MAX_DRAM_BYTES_PER_CYCLE})
         c.raise_if_any(SpecError, "FpgaDevice")
 
 
@@ -71,11 +115,11 @@ class DspCore:
 
     def __post_init__(self) -> None:
         c = Checker()
-        _check_ints(c, self, ("block_rows", "block_cols", "input_buffer_depth",
-                              "weight_buffer_depth", "macs_per_dsp_packed",
+        _check_ints(c, self, ("block_rows", "block_cols"), 1, MAX_ARRAY_DIM)
+        _check_ints(c, self, ("input_buffer_depth", "weight_buffer_depth", "macs_per_dsp_packed",
                               "cycles_per_block"), 1)
-        c.in_range("weight_bits", self.weight_bits, 1, 16)
-        c.in_range("pack_act_bits", self.pack_act_bits, 0, 16)
+        _check_ints(c, self, ("weight_bits",), 1, 16)
+        _check_ints(c, self, ("pack_act_bits",), 0, 16)
         c.raise_if_any(SpecError, "DspCore")
 
 
@@ -96,10 +140,11 @@ class LutCore:
 
     def __post_init__(self) -> None:
         c = Checker()
-        _check_ints(c, self, ("rows", "depth_bits", "cols", "act_buffer_depth",
-                              "weight_buffer_depth", "dram_bits_per_cycle"), 1)
-        c.in_range("max_bits", self.max_bits, 1, 16)
-        if isinstance(self.depth_bits, int) and self.depth_bits % 64:
+        _check_ints(c, self, ("rows", "depth_bits", "cols"), 1, MAX_ARRAY_DIM)
+        _check_ints(c, self, ("act_buffer_depth", "weight_buffer_depth", "dram_bits_per_cycle"),
+                    1)
+        _check_ints(c, self, ("max_bits",), 1, 16)
+        if _is_int(self.depth_bits) and self.depth_bits % 64:
             c.add("depth_bits", self.depth_bits, "must be a multiple of 64 (BISMO's Dk)")
         c.raise_if_any(SpecError, "LutCore")
 
@@ -121,12 +166,13 @@ class SystolicArray:
 
     def __post_init__(self) -> None:
         c = Checker()
-        _check_ints(c, self, ("rows", "cols", "ifmap_sram_kib", "filter_sram_kib",
-                              "ofmap_sram_kib"), 1)
+        _check_ints(c, self, ("rows", "cols"), 1, MAX_ARRAY_DIM)
+        _check_ints(c, self, ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib"), 1)
         c.require(self.dataflow in ("ws", "os", "is"), "dataflow", self.dataflow,
                   "must be one of 'ws', 'os', 'is'")
-        _check_floats(c, self, ("clock_mhz", "dram_bytes_per_cycle"))
-        c.in_range("bits", self.bits, 1, 32)
+        _check_floats(c, self, {"clock_mhz": MAX_CLOCK_MHZ,
+                                "dram_bytes_per_cycle": MAX_DRAM_BYTES_PER_CYCLE})
+        _check_ints(c, self, ("bits",), 1, 32)
         c.raise_if_any(SpecError, "SystolicArray")
 
 
@@ -145,7 +191,8 @@ class Gpu:
         c = Checker()
         c.require(isinstance(self.model, str) and bool(self.model), "model", self.model,
                   "must be a non-empty string")
-        _check_floats(c, self, ("peak_tflops", "memory_gbps", "memory_gib"))
+        _check_floats(c, self, {"peak_tflops": MAX_TFLOPS, "memory_gbps": MAX_MEMORY_GBPS,
+                                "memory_gib": MAX_MEMORY_GIB})
         _check_ints(c, self, ("sm_count",), 1)
         c.raise_if_any(SpecError, "Gpu")
 
@@ -167,8 +214,8 @@ class LstmAccelerator:
         c = Checker()
         c.require(self.style in ("tie", "fdht"), "style", self.style, "must be 'tie' or 'fdht'")
         _check_ints(c, self, ("pes", "banks", "bank_ports"), 1)
-        _check_floats(c, self, ("clock_mhz", "area_mm2"))
-        c.in_range("bits", self.bits, 1, 32)
+        _check_floats(c, self, {"clock_mhz": MAX_CLOCK_MHZ, "area_mm2": MAX_AREA_MM2})
+        _check_ints(c, self, ("bits",), 1, 32)
         c.raise_if_any(SpecError, "LstmAccelerator")
 
 
