@@ -89,6 +89,11 @@ def train_agent(algo: str, problem_kwargs: Mapping[str, Any], steps: int, seed: 
     return out
 
 
+SIDECAR_KEYS = ("algo", "form", "action", "space", "space_options", "objective", "knob_kinds",
+                "observation_layout", "observation_shape", "action_space", "trained_on")
+"""Keys of an agent's JSON sidecar that proposing designs needs."""
+
+
 def load_sidecar(agent_path: str | Path) -> dict[str, Any]:
     path = sidecar_path(agent_path)
     if not Path(agent_path).exists():
@@ -96,10 +101,21 @@ def load_sidecar(agent_path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise CodesignError(f"saved agent {agent_path} has no sidecar {path} (save it with "
                             f"`codesign train` or rl_search.train.train_agent)")
-    meta: dict[str, Any] = json.loads(path.read_text())
+    try:
+        meta: Any = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CodesignError(f"{path}: not a codesign agent sidecar (invalid JSON: {exc})") from None
+    if not isinstance(meta, dict):
+        raise CodesignError(f"{path}: not a codesign agent sidecar (a JSON object expected)")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CodesignError(f"{path}: format_version {meta.get('format_version')!r}, this "
                             f"version reads {FORMAT_VERSION}")
+    missing = [k for k in SIDECAR_KEYS if k not in meta]
+    if missing:
+        raise CodesignError(f"{path}: agent sidecar lacks {', '.join(missing)} (retrain or "
+                            f"restore the file `codesign train` wrote)")
+    if meta["algo"] not in ALGORITHMS:
+        raise CodesignError(f"{path}: algo {meta['algo']!r} is not one of {sorted(ALGORITHMS)}")
     return meta
 
 
@@ -129,7 +145,11 @@ def propose(agent_path: str | Path, workload: str | Path | Workload,
     env = CoDesignEnv(workload=workload, target=target, oracle=oracle, form=meta["form"],
                       action=meta["action"], **kwargs)
     _check_compatible(meta, env, agent_path)
-    model = ALGORITHMS[meta["algo"]].load(str(agent_path), device="cpu")
+    try:
+        model = ALGORITHMS[meta["algo"]].load(str(agent_path), device="cpu")
+    except Exception as exc:  # SB3 raises ValueError, zipfile / torch errors for a bad file
+        raise CodesignError(f"{agent_path}: not a loadable {meta['algo']} agent "
+                            f"({type(exc).__name__}: {exc})") from None
     rng = np.random.default_rng(seed)
     deterministic_actor = meta["algo"] in ("td3", "ddpg", "ddpg-haq")
     out = []
