@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -286,14 +285,11 @@ def load_design(path: str | Path, workload: Workload | None = None) -> Design:
     With ``workload`` the layer count, names and ranks are checked against it. Mapping knob
     names and hardware fields are the target's to check (:meth:`Target.check_design`).
     """
+    from hwsim.spec.loader import read_file, read_toml
+
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise DesignError("design file", [Problem("path", str(path), "no such file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DesignError("design file", [Problem("toml", str(path), f"not valid TOML: {exc}",
-                                                  where=str(path))]) from None
+    data = read_toml(read_file(path, DesignError, "design file"), str(path), DesignError,
+                     "design file")
     problems: list[Problem] = []
 
     def bad(key: str, value: object, message: str) -> None:
@@ -344,6 +340,8 @@ def load_design(path: str | Path, workload: Workload | None = None) -> Design:
     mapping: dict[str, list[Any]] = {}
     for i, entry in enumerate(layers):
         label = f"[[layers]] #{i} ({entry.get('name', '?')})"
+        if "name" in entry and not isinstance(entry["name"], str):
+            bad(f"{label} name", entry["name"], "must be a string")
         for key in ("name", "weight_bits", "act_bits"):
             if key not in entry:
                 bad(f"{label} {key}", None, "missing")

@@ -1,0 +1,75 @@
+"""Design files of any shape: a Design, or one DesignError naming the file; never another
+exception."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cost_models as cm
+from cost_models.design import DesignError, load_design
+from hwsim.errors import CodesignError
+from hwsim.ir import zoo
+
+R20 = zoo.get("resnet20")
+
+scalars = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True), st.text(max_size=8),
+                    st.booleans())
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8)
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) \
+            else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').encode(
+            "unicode_escape").decode() + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    assert isinstance(v, dict)
+    return "{" + ", ".join(f'"{k}" = {_toml_value(x)}' for k, x in v.items()) + "}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["design", "mapping", "hardware", "layers", "lut_core",
+                                        "extra"]), values, max_size=4),
+       st.lists(st.dictionaries(st.sampled_from(["name", "weight_bits", "act_bits", "rank",
+                                                 "lut_fraction", "x"]), values, max_size=5),
+                max_size=3))
+def test_any_design_document_loads_or_names_the_file(tmp_path_factory, top, layers):
+    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    for table in layers:
+        lines.append("[[layers]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    path = tmp_path_factory.mktemp("d") / "d.toml"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        design = load_design(path, R20)
+    except DesignError as exc:
+        assert "d.toml" in str(exc)
+        return
+    try:  # a design that loads is costed, or refused by the target, with the project's errors
+        cm.evaluate(R20, "n3h-zcu102", design)
+    except CodesignError:
+        pass
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00binary", b"[design]\nworkload = \"x"])
+def test_unreadable_design_files_are_named(tmp_path, content):
+    path = tmp_path / "bad.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DesignError, match=r"bad\.toml"):
+        load_design(path)
