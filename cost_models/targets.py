@@ -193,11 +193,15 @@ class Target(ABC):
 
         Results are cached per (workload, design, fidelity); designs are frozen and hashable.
         """
+        _check_workload(workload)
         if fidelity not in self.fidelities:
             raise CodesignError(f"target {self.name!r} offers fidelity {self.fidelities}, "
                                 f"not {fidelity!r}")
         if design is None:
             design = self.default_design(workload)
+        elif not isinstance(design, Design):
+            raise CodesignError(f"design must be a cost_models.Design (see load_design, "
+                                f"uniform_design), got {type(design).__name__} {design!r:.40}")
         key = (workload, design, fidelity)
         cached = self._cache.get(key)
         if cached is not None:
@@ -221,6 +225,7 @@ class Target(ABC):
         fields raise), then evaluates each group of designs sharing a rank vector on the
         workload those ranks give.
         """
+        _check_workload(workload)
         if not isinstance(batch, DesignBatch):
             raise TypeError(f"evaluate_batch takes a DesignBatch, got {type(batch).__name__}")
         self._check_batch(workload, batch)
@@ -340,6 +345,13 @@ class Target(ABC):
                            np.array(rank, dtype=np.int64) if any(any(r) for r in rank) else None,
                            {k: np.array(v, dtype=np.float64) for k, v in mapping.items()},
                            {k: np.array(v) for k, v in hardware.items()}, options)
+
+
+def _check_workload(workload: object) -> None:
+    if not isinstance(workload, Workload):
+        raise CodesignError(f"workload must be a hwsim.ir.Workload (hwsim.ir.zoo.get(name), "
+                            f"load_workload_toml(path) or from_torch(model, x)), got "
+                            f"{type(workload).__name__} {workload!r:.40}")
 
 
 TargetFactory = Callable[[Hardware], Target]

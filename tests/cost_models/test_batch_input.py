@@ -64,3 +64,14 @@ def test_any_bits_payload_is_costed_or_refused_with_a_codesign_error(rows):
     except CodesignError:
         return
     assert len(cost) == len(rows) and np.isfinite(cost.latency_ms).all()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("resnet20", "n3h-zcu102"), "workload must be a hwsim.ir.Workload"),
+    ((R20, "n3h-zcu102", "design.toml"), "design must be a cost_models.Design"),
+    ((R20, "n3h-zcu102", None, "fast"), "offers fidelity"),
+    ((R20, "n3h-zcu999"), "n3h-zcu102"),
+])
+def test_evaluate_refuses_arguments_of_the_wrong_kind(args, needle):
+    with pytest.raises(CodesignError, match=needle):
+        cm.evaluate(*args)
