@@ -85,9 +85,11 @@ Notes and limits:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import inspect
+import itertools
 import logging
 import math
 import os
@@ -267,10 +269,46 @@ def trace(module: nn.Module, example_input: Any, *, name: str | None = None,
             f"holds only shape-only or skipped ops ({builder.op_count} call(s))")])
     shapes = ", ".join("x".join(str(d) for d in a.shape) if isinstance(a, torch.Tensor)
                        else type(a).__name__ for a in args)
-    workload = Workload(label, tuple(builder.layers), tuple(sorted(builder.edges)),
+    workload = Workload(label, _attention_names(builder.layers), tuple(sorted(builder.edges)),
                         description=f"torch.fx trace of {cls.__name__} at input {shapes}",
                         source=f"{cls.__module__}.{cls.__qualname__}")
     return TraceResult(workload, tuple(builder.unsupported))
+
+
+_MATMUL_NAME = re.compile(r"^(?P<scope>.+)\.matmul(_\d+)?$")
+_SDPA_NAME = re.compile(r"^(?P<scope>.+)\.scaled_dot_product_attention\.(?P<part>scores|context)$")
+
+
+def _attention_names(layers: list[Any]) -> tuple[Any, ...]:
+    """Attention products named as the zoo names them, so that a design written for a zoo
+    network applies to the same network traced: inside a module, two activation products in a
+    row that have the shapes of ``q @ k^T`` and ``attn @ v`` (same heads and batch, the first's
+    ``n`` the second's ``k``, the first's ``k`` the second's ``n``) become ``<module>.scores``
+    and ``<module>.context``; a fused ``scaled_dot_product_attention`` inside a module becomes
+    the same pair. A name already taken is left alone."""
+    out = list(layers)
+    taken = {layer.name for layer in out}
+
+    def rename(i: int, new: str) -> None:
+        if new not in taken:
+            taken.discard(out[i].name)
+            taken.add(new)
+            out[i] = dataclasses.replace(out[i], name=new)
+
+    products = [(i, _MATMUL_NAME.match(layer.name)) for i, layer in enumerate(out)
+                if isinstance(layer, MatMul)]
+    for (i, a), (j, b) in itertools.pairwise(products):
+        if a is None or b is None or a.group("scope") != b.group("scope"):
+            continue
+        s, c = out[i], out[j]
+        if (s.heads, s.batch, s.m) == (c.heads, c.batch, c.m) and s.n == c.k and s.k == c.n:
+            rename(i, f"{a.group('scope')}.scores")
+            rename(j, f"{a.group('scope')}.context")
+    for i, layer in enumerate(out):
+        match = _SDPA_NAME.match(layer.name)
+        if match is not None:
+            rename(i, f"{match.group('scope')}.{match.group('part')}")
+    return tuple(out)
 
 
 def _private_copy(module: nn.Module) -> nn.Module:

@@ -284,11 +284,12 @@ class Block(nn.Module):
 
 def test_attention_matmuls_become_matmul_layers() -> None:
     w = from_torch(Block(), torch.randn(2, 16, 32))
-    assert w.layer_names == ("attn.qkv", "attn.matmul", "attn.matmul_1", "attn.proj", "fc")
+    # named as the zoo names attention products (q @ k^T: scores, attn @ v: context)
+    assert w.layer_names == ("attn.qkv", "attn.scores", "attn.context", "attn.proj", "fc")
     qkv, scores, context, proj, fc = w.layers
     assert qkv == Linear("attn.qkv", 32, 96, tokens=32)
-    assert scores == MatMul("attn.matmul", m=16, n=16, k=8, heads=4, batch=2)
-    assert context == MatMul("attn.matmul_1", m=16, n=8, k=16, heads=4, batch=2)
+    assert scores == MatMul("attn.scores", m=16, n=16, k=8, heads=4, batch=2)
+    assert context == MatMul("attn.context", m=16, n=8, k=16, heads=4, batch=2)
     assert proj == Linear("attn.proj", 32, 32, tokens=32)
     assert fc.gemms()[0].m == 32
     # qkv feeds both products; the residual add takes the input (no layer) and proj

@@ -357,8 +357,8 @@ def test_wrapped_window_attention_keeps_its_gemms() -> None:
     base = "window_attention"
     assert w.layers == (
         Linear(f"{base}.linear", c, 3 * c, tokens),
-        MatMul(f"{base}.matmul", n, n, c // heads, batch=windows * heads),
-        MatMul(f"{base}.matmul_1", n, c // heads, n, batch=windows * heads),
+        MatMul(f"{base}.scores", n, n, c // heads, batch=windows * heads),
+        MatMul(f"{base}.context", n, c // heads, n, batch=windows * heads),
         Linear(f"{base}.linear_1", c, c, tokens),
         Linear("mlp", c, 2 * c, tokens),
     )
@@ -422,3 +422,75 @@ def test_module_that_cannot_be_copied_is_still_traced() -> None:
 
     model = Locked()
     assert from_torch(model, torch.randn(5, 6)).layers == (Linear("fc", 6, 4, tokens=5),)
+
+
+def test_a_traced_deit_takes_the_zoo_deit_s_design(tmp_path):
+    """A timm-style DeiT-S (patch embedding, 12 blocks of qkv / q@k^T / attn@v / proj and an
+    MLP, a head) traces to the zoo's layer names and GEMMs, so a design file written for
+    ``deit-s`` applies to it."""
+    import cost_models as cm
+    from hwsim.ir import zoo
+
+    class Attention(nn.Module):
+        def __init__(self, dim: int, heads: int) -> None:
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(dim, 3 * dim)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, t, c = x.shape
+            qkv = self.qkv(x).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            attn = (q @ k.transpose(-2, -1) * (c // self.heads) ** -0.5).softmax(dim=-1)
+            return self.proj((attn @ v).transpose(1, 2).reshape(b, t, c))
+
+    class Mlp(nn.Module):
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(nn.functional.gelu(self.fc1(x)))
+
+    class Block(nn.Module):
+        def __init__(self, dim: int, heads: int) -> None:
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.attn, self.mlp = Attention(dim, heads), Mlp(dim)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class PatchEmbed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Conv2d(3, 384, 16, stride=16)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.proj(x).flatten(2).transpose(1, 2)
+
+    class DeiT(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.patch_embed = PatchEmbed()
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, 384))
+            self.blocks = nn.Sequential(*(Block(384, 6) for _ in range(12)))
+            self.norm = nn.LayerNorm(384)
+            self.head = nn.Linear(384, 1000)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.patch_embed(x)
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+            return self.head(self.norm(self.blocks(x))[:, 0])
+
+    traced = from_torch(DeiT().eval(), torch.randn(1, 3, 224, 224), name="deit-s")
+    zoo_deit = zoo.get("deit-s")
+    assert traced.layer_names == zoo_deit.layer_names
+    assert traced.macs == zoo_deit.macs
+    path = tmp_path / "d.toml"
+    cm.uniform_design(zoo_deit, 6, 6).save(path)
+    design = cm.load_design(path, traced)
+    assert cm.evaluate(traced, "n3h-zcu102", design).latency_ms == pytest.approx(
+        cm.evaluate(zoo_deit, "n3h-zcu102", design).latency_ms)
