@@ -368,7 +368,8 @@ class HeteroFpgaTarget(Target):
                     max_bits.append(lut.max_bits)
                 else:
                     dsp, row = self._dsp_entry(key)
-                    res.append(np.stack([self._dsp_resources(dsp, w) for w in range(17)]))
+                    res.append(np.stack([self._dsp_resources(dsp, max(w, 1))  # widest >= 1
+                                         for w in range(17)]))
                 rows.append(row)
                 valid.append(True)
             except RecordError:  # a combination the core or the model cannot describe

@@ -129,7 +129,10 @@ def test_large_batches_on_and_off_the_knob_grid_equal_single_designs(off_grid):
         hardware["lut_core.rows"][0] = 5  # not a knob choice, still a valid core
     wb = rng.integers(2, 9, (n, len(R18)))
     ab = rng.integers(2, 9, (n, len(R18)))
-    batch = target.evaluate_batch(R18, cm.DesignBatch(wb, ab, hardware=hardware))
+    designs = cm.DesignBatch(wb, ab, hardware=hardware)
+    on_grid = {c: target._grid_codes(designs, c) is not None for c in ("lut_core", "dsp_core")}
+    assert on_grid == {"lut_core": not off_grid, "dsp_core": True}  # the fast path is taken
+    batch = target.evaluate_batch(R18, designs)
     for i in range(0, n, 3):
         overrides: dict[str, dict[str, int]] = {}
         for name, col in hardware.items():
