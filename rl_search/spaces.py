@@ -234,8 +234,9 @@ class DesignSpace:
         n = X.shape[0]
         out = {kind: np.repeat(base[None, :], n, axis=0) for kind, base in self._base_rows.items()}
         for kind, (cols, layers, table) in self._gathers.items():
-            out[kind][:, layers] = table[np.arange(len(cols)), X[:, cols]]
-        hardware = {key: table[X[:, j]] for key, j, table in self._hw_tables}
+            # one flat take: row r of the table starts at r * width
+            out[kind][:, layers] = table.take(X.take(cols, axis=1) + self._row_offsets[kind])
+        hardware = {key: table.take(X[:, j]) for key, j, table in self._hw_tables}
         rank = out.pop("rank")
         wb, ab = out.pop("weight_bits"), out.pop("act_bits")
         return DesignBatch.trusted(wb, ab, rank if self._has_rank and rank.any() else None, out,
@@ -259,6 +260,7 @@ class DesignSpace:
                 [np.nan if v is None else (spec.encode(v) if spec else float(v))
                  for v in base.mapping_values(key)], dtype=np.float64)
         self._gathers: dict[str, tuple[Any, Any, Any]] = {}
+        self._row_offsets: dict[str, IntArray] = {}
         width = int(self.nvec.max())
         for kind in ("weight_bits", "act_bits", "rank", *mapping_keys):
             is_mapping = kind in mapping_keys
@@ -275,6 +277,7 @@ class DesignSpace:
                 table[row, :len(values)] = values
             layers = np.array([self.knobs[j].layer for j in cols], dtype=np.int64)
             self._gathers[kind] = (np.array(cols, dtype=np.int64), layers, table)
+            self._row_offsets[kind] = np.arange(len(cols), dtype=np.int64) * width
         self._hw_tables = [(k.key, j, np.asarray(k.choices)) for j, k in enumerate(self.knobs)
                            if k.kind == "hardware"]
         self._options = dict(base.options)
