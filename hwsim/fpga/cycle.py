@@ -95,7 +95,7 @@ from hwsim.engine.events import OpTable
 from hwsim.engine.events import finish_op as _finish_op  # noqa: F401  (its .py_func: see tests)
 from hwsim.engine.events import set_op as _set_op  # noqa: F401  (its .py_func: see tests)
 from hwsim.engine.events import simulate as _simulate
-from hwsim.errors import Checker, RecordError
+from hwsim.errors import Checker, CodesignError, RecordError
 
 # importable from here before the engine split; their home is hwsim.fpga.analytic
 from hwsim.fpga.analytic import dsp_core_cycles, lut_core_cycles, split_gemm  # noqa: F401
@@ -230,11 +230,21 @@ class LayerSim:
 # ---------------------------------------------------------------------------------------------
 
 
+MAX_SIMULATED_OPS = 5_000_000
+"""Most tile operations one simulation takes (about 360 MiB of op tables, 72 bytes an op, and
+seconds of event simulation); ResNet-18's whole network is about 44,000. Larger GEMMs are
+refused with a message rather than left to exhaust the machine."""
+
+
 def _run(lut: LutPlan | None, dsp: DspPlan | None, n_l: int, c_l: int, n_d: int, c_d: int,
          port: float) -> tuple[CoreSim | None, CoreSim | None, int]:
     """Build both cores' ops into one op table and simulate them on one port; the LUT core runs
     ``c_l`` repetitions of its plan back to back, the DSP core ``c_d``."""
     n_ops = (lut.n_ops * c_l if lut else 0) + (dsp.n_ops * c_d if dsp else 0)
+    if n_ops > MAX_SIMULATED_OPS:
+        raise CodesignError(
+            f"GEMM too large for the cycle tier: {n_ops:,} tile operations to simulate (at most "
+            f"{MAX_SIMULATED_OPS:,}); use the analytic tier (--fidelity analytic)")
     n_sems = (lut.n_sems if lut else 0) + (dsp.n_sems if dsp else 0)
     tab = OpTable.empty(n_ops, n_sems)
     first: list[int] = []  # three engine stages a core: their op ranges

@@ -649,3 +649,12 @@ if __name__ == "__main__":
     print("GOLDEN_DSP =", repr(sum(simulate_dsp_core(m, n, k, a, DSP, INF).total_cycles
                                    for (m, n, k), a in zip(RESNET18, DSP_A_BITS, strict=True))))
     print("GOLDEN_HALF_SPLIT_PORT8 =", repr(_golden_half_split()))
+
+
+def test_a_gemm_too_large_to_simulate_is_refused_with_a_message() -> None:
+    from hwsim.errors import CodesignError
+    from hwsim.fpga.cycle import MAX_SIMULATED_OPS
+
+    with pytest.raises(CodesignError, match="too large for the cycle tier"):
+        simulate_lut_core(2**20, 2**12, 512, 4, 4, LUT, 8.0)
+    assert MAX_SIMULATED_OPS >= 1_000_000  # every zoo network's GEMMs stay simulatable
