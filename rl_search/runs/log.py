@@ -65,9 +65,18 @@ def read_log(path: Path, n_knobs: int | None = None) -> tuple[list[dict[str, Any
             if last:
                 raise ValueError("no end of line")
             rec = _from_strict_json(json.loads(raw))
-            if not isinstance(rec, dict) or rec.get("index") != len(records) or (
-                    n_knobs is not None and len(rec.get("x", ())) != n_knobs):
+            if not isinstance(rec, dict) or rec.get("index") != len(records):
                 raise ValueError(f"not evaluation #{len(records)} of this run")
+            x = rec.get("x")
+            if n_knobs is not None and isinstance(x, list) and len(x) != n_knobs:
+                # a whole, well-formed record of another space: not a torn line (never cut)
+                raise CodesignError(
+                    f"{path}: line {number} is a point of {len(x)} knobs, but the run's "
+                    f"config.json describes a space of {n_knobs}: the config no longer matches "
+                    f"the run that wrote this log (was it edited?); restore it, or start a new "
+                    f"run folder")
+            if n_knobs is not None and not isinstance(x, list):
+                raise ValueError("no point 'x'")
         except ValueError as exc:
             if last or (number == len(lines) - 1 and lines[-1] == b""):
                 log.warning("%s: line %d is torn (%s); skipped, that design will be evaluated "

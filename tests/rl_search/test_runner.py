@@ -355,3 +355,21 @@ def test_log_lines_are_strict_json_and_infinities_round_trip(tmp_path):
     back = _from_strict_json(json.loads(line))
     assert back["latency_ms"] == math.inf and back["reward"] == -12.0
     assert back["lut_fraction"] == [0.5, None]
+
+
+@pytest.mark.parametrize("budget", [1, 30])
+def test_an_edited_config_is_named_and_the_log_is_kept(tmp_path, capsys, budget):
+    """A config.json edited after the run (another space) no longer matches the log: the
+    resume refuses with that reason, and no line of the log is taken for a torn one and cut
+    (a one-line log used to be)."""
+    run = tmp_path / "run"
+    assert main(["explore", "--workload", "resnet20", "--budget", str(budget), "--no-progress",
+                 "--out", str(run)]) == 0
+    before = (run / "evaluations.jsonl").read_bytes()
+    config = json.loads((run / "config.json").read_text())
+    config.update(space="haq", budget=budget + 5)
+    (run / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["explore", "--resume", str(run), "--no-progress"]) == 2
+    assert "config.json describes a space of" in capsys.readouterr().err
+    assert (run / "evaluations.jsonl").read_bytes() == before
