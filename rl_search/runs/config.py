@@ -124,7 +124,10 @@ class RunConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CodesignError(f"{where}: unknown keys {unknown}; expected {sorted(known)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except CodesignError as exc:
+            raise CodesignError(f"{where}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -134,6 +137,10 @@ class RunConfig:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CodesignError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CodesignError(f"{path}: cannot read it ({exc})") from None
         except json.JSONDecodeError as exc:
             raise CodesignError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, dict):
