@@ -95,6 +95,12 @@ class Workload:
                 if not (0 <= a < b < len(self.layers)):
                     problems.append(Problem("edges", (a, b),
                                             "must point forward between existing layer indices"))
+        if not problems:
+            total = sum(gm * gn * gk * gc for layer in self.layers
+                        for gm, gn, gk, gc, _ in _gemm_rows(layer))
+            if total > 2**63 - 1:  # the kernels sum MACs in int64
+                problems.append(Problem("macs", total, "the network's MACs exceed int64 "
+                                        "(2**63 - 1); split it into smaller workloads"))
         if problems:
             raise WorkloadError(f"workload {self.name!r}", problems)
         object.__setattr__(self, "_arrays", self._build_arrays())

@@ -474,3 +474,13 @@ def test_fuzz_raw_bytes(scratch, data):
         pass  # not text: loads_workload_toml takes a str
     except CodesignError as err:
         _check_error(err, "fuzz.toml")
+
+
+def test_a_workload_whose_total_macs_overflow_int64_is_refused():
+    from hwsim.errors import WorkloadError
+    from hwsim.ir import Workload
+    from hwsim.ir.layers import Linear
+
+    layers = tuple(Linear(f"l{i}", 2**20, 2**20, tokens=2**13) for i in range(1100))
+    with pytest.raises(WorkloadError, match="exceed int64"):
+        Workload("huge", layers)
