@@ -128,6 +128,8 @@ class BatchEvaluation:
     @staticmethod
     def concat(parts: list[BatchEvaluation]) -> BatchEvaluation:
         """The parts one after another (``cost`` kept only when every part has one)."""
+        parts = [p for p in parts if len(p)] or parts[:1]  # empty parts add nothing
+
         def cat(name: str) -> Any:
             return np.concatenate([getattr(p, name) for p in parts])
 
@@ -229,10 +231,11 @@ class Problem:
     # ------------------------------------------------------------------ public
 
     def evaluate_batch(self, X: Any) -> BatchEvaluation:
-        """Evaluate points (int ``[n, n_knobs]``), applying the objective's constraint mode."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.int64)).copy()
-        if X.shape[1] != len(self.space):
-            raise CodesignError(f"points must have {len(self.space)} entries, got {X.shape[1]}")
+        """Evaluate points (int ``[n, n_knobs]`` of choice indices; out-of-range indices are
+        clipped into the space), applying the objective's constraint mode."""
+        X = self._points(X)
+        if X.shape[0] == 0:
+            return self._empty()
         X = self.space.clip(X, out=X)
         if self.objective.mode == "repair":
             X = self.repair(X)
@@ -240,6 +243,33 @@ class Problem:
             X = self.clamp(X)
         self.evaluations += X.shape[0]
         return self._score(X, self._raw(X))
+
+    def _points(self, X: Any) -> IntArray:
+        """``X`` as a fresh int64 ``[n, n_knobs]`` array, or a CodesignError saying what it was
+        (choice indices are whole numbers: 1.5 is not rounded, NaN is not 0)."""
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise CodesignError(f"points must be an int array [n, {len(self.space)}]: {exc}"
+                                ) from None
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != len(self.space):
+            raise CodesignError(f"points must have shape [n, {len(self.space)}] (one choice "
+                                f"index per knob), got {arr.shape}")
+        if arr.dtype.kind in "iub":
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all() \
+                and (np.abs(arr) < 2.0**62).all():
+            return arr.astype(np.int64)
+        raise CodesignError(f"points must hold whole-number choice indices, got dtype "
+                            f"{arr.dtype} ({arr.flat[0] if arr.size else 'empty'!r} ...)")
+
+    def _empty(self) -> BatchEvaluation:
+        f, b = np.zeros(0), np.zeros(0, dtype=bool)
+        return BatchEvaluation(x=np.zeros((0, len(self.space)), dtype=np.int64), latency_ms=f,
+                               accuracy=f, accuracy_drop=f, max_utilisation=f, fits=b,
+                               feasible=b, reward=f, mapping={})
 
     def evaluate(self, x: Any) -> dict[str, Any]:
         """One point, with the full cost breakdown (violated limits named)."""

@@ -335,3 +335,23 @@ def test_actions_of_the_wrong_type_are_refused_with_a_message(form, action) -> N
     env.reset(seed=0)
     with pytest.raises(CodesignError, match="actions are numbers"):
         env.step(action)
+
+
+@pytest.mark.parametrize(("points", "needle"), [
+    ("abc", "shape"), ([[1, 2], [3]], "int array"), (np.zeros((2, 3, 4)), "shape"),
+    (np.full((1, 40), 1.5), "whole-number"), (np.full((1, 40), np.nan), "whole-number"),
+    (np.full((1, 40), 1e30), "whole-number"), (None, "shape"),
+])
+def test_problem_points_of_the_wrong_kind_are_refused(points, needle) -> None:
+    problem = _problem("resnet20", "haq")
+    assert len(problem.space) == 40
+    with pytest.raises(CodesignError, match=needle):
+        problem.evaluate_batch(points)
+
+
+def test_an_empty_batch_of_points_is_an_empty_evaluation() -> None:
+    problem = _problem("resnet20", "haq")
+    ev = problem.evaluate_batch(np.zeros((0, 40), dtype=np.int64))
+    assert len(ev) == 0 and ev.x.shape == (0, 40)
+    both = type(ev).concat([ev, problem.evaluate_batch(np.zeros((2, 40), dtype=np.int64))])
+    assert len(both) == 2 and "lut_fraction" in both.mapping
