@@ -47,6 +47,7 @@ from typing import Any
 from hwsim.errors import Problem, RecordError
 from hwsim.ir import Workload
 from hwsim.ir.lowrank import apply_ranks, rank_problems
+from hwsim.ir.toml_workload import toml_value
 from hwsim.spec.records import COMPONENTS
 
 log = logging.getLogger(__name__)
@@ -199,34 +200,24 @@ class Design:
     def to_toml(self) -> str:
         lines = ["[design]"]
         if self.workload:
-            lines.append(f'workload = "{self.workload}"')
+            lines.append(f"workload = {toml_value(self.workload)}")
         if self.options:
-            lines += ["", "[mapping]"] + [f"{k} = {_toml_value(v)}" for k, v in self.options]
+            lines += ["", "[mapping]"] + [f"{k} = {toml_value(v)}" for k, v in self.options]
         for component, fields in self.hardware:
             lines += ["", f"[hardware.{component}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in fields]
+            lines += [f"{k} = {toml_value(v)}" for k, v in fields]
         for i, name in enumerate(self.layer_names):
-            lines += ["", "[[layers]]", f'name = "{name}"',
+            lines += ["", "[[layers]]", f"name = {toml_value(name)}",
                       f"weight_bits = {self.weight_bits[i]}", f"act_bits = {self.act_bits[i]}"]
             if self.rank is not None and self.rank[i] is not None:
                 lines.append(f"rank = {self.rank[i]}")
             for knob, values in self.mapping:
                 if values[i] is not None:
-                    lines.append(f"{knob} = {_toml_value(values[i])}")
+                    lines.append(f"{knob} = {toml_value(values[i])}")
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_toml())
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, float):
-        return repr(float(value))
-    return str(value)
 
 
 def workload_problems(design: Design, workload: Workload) -> list[Problem]:

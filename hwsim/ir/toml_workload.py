@@ -207,19 +207,21 @@ def dump_workload_toml(workload: Workload) -> str:
         producers[b].append(a)
 
     lines = [f"[{WORKLOAD_SECTION}]",
-             f"name = {_toml_value(workload.name)}",
-             f"description = {_toml_value(workload.description)}",
-             f"source = {_toml_value(workload.source)}"]
+             f"name = {toml_value(workload.name)}",
+             f"description = {toml_value(workload.description)}",
+             f"source = {toml_value(workload.source)}"]
     for i, layer in enumerate(workload.layers):
-        lines += ["", f"[[{LAYERS_SECTION}]]", f"kind = {_toml_value(layer.kind)}"]
-        lines += [f"{f.name} = {_toml_value(getattr(layer, f.name))}"
+        lines += ["", f"[[{LAYERS_SECTION}]]", f"kind = {toml_value(layer.kind)}"]
+        lines += [f"{f.name} = {toml_value(getattr(layer, f.name))}"
                   for f in dataclasses.fields(layer) if f.init]  # type: ignore[arg-type]
         if producers[i] != ([i - 1] if i > 0 else []):
-            lines.append(f"inputs = {_toml_value(tuple(names[p] for p in producers[i]))}")
+            lines.append(f"inputs = {toml_value(tuple(names[p] for p in producers[i]))}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """``value`` (bool, int, float incl. nan/inf, str, or a sequence of them) as one TOML value;
+    every writer of TOML files in codesign goes through it."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -234,8 +236,8 @@ def _toml_value(value: object) -> str:
         # A JSON string is a TOML basic string, except that TOML also wants DEL escaped.
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as a TOML value")
 
 
-__all__ = ["dump_workload_toml", "load_workload_toml", "loads_workload_toml"]
+__all__ = ["dump_workload_toml", "load_workload_toml", "loads_workload_toml", "toml_value"]

@@ -73,3 +73,15 @@ def test_unreadable_design_files_are_named(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(DesignError, match=r"bad\.toml"):
         load_design(path)
+
+
+def test_names_with_quotes_and_backslashes_round_trip(tmp_path):
+    from hwsim.ir import Workload
+    from hwsim.ir.layers import Linear
+
+    wl = Workload('net "q"', (Linear('fc "1" \\ x', 8, 8), Linear("fc\t2", 8, 4)))
+    design = cm.uniform_design(wl, 4, 4, mapping={"lut_fraction": 0.5},
+                               options={"balance": "n3h-sweep"})
+    path = tmp_path / "d.toml"
+    design.save(path)
+    assert load_design(path, wl) == design
