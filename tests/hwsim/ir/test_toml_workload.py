@@ -345,16 +345,16 @@ ranks = [1, 2, 2]
         assert f"  - {problem}" in message
 
 
-def test_toml_value_formatting():
-    from hwsim.ir.toml_workload import _toml_value
+def testtoml_value_formatting():
+    from hwsim.ir.toml_workload import toml_value
 
-    assert _toml_value(float("inf")) == "inf"
-    assert _toml_value(float("-inf")) == "-inf"
-    assert _toml_value(float("nan")) == "nan"
-    assert _toml_value(0.5) == "0.5"
-    assert _toml_value(True) == "true"
+    assert toml_value(float("inf")) == "inf"
+    assert toml_value(float("-inf")) == "-inf"
+    assert toml_value(float("nan")) == "nan"
+    assert toml_value(0.5) == "0.5"
+    assert toml_value(True) == "true"
     with pytest.raises(TypeError):
-        _toml_value(None)
+        toml_value(None)
 
 
 def test_dumped_file_is_readable_text():
