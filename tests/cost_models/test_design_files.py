@@ -3,8 +3,6 @@ exception."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +11,7 @@ import cost_models as cm
 from cost_models.design import DesignError, load_design
 from hwsim.errors import CodesignError
 from hwsim.ir import zoo
+from hwsim.ir.toml_workload import toml_value
 
 R20 = zoo.get("resnet20")
 
@@ -24,20 +23,13 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 
 
 def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) \
-            else repr(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').encode(
-            "unicode_escape").decode() + '"'
+    """Any nested value as TOML: the project's writer for scalars and arrays, inline tables
+    here (design files have none, so the writer does not write them)."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{toml_value(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    assert isinstance(v, dict)
-    return "{" + ", ".join(f'"{k}" = {_toml_value(x)}' for k, x in v.items()) + "}"
+    return toml_value(v)
 
 
 @settings(max_examples=150, deadline=None)
