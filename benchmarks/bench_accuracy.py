@@ -14,16 +14,15 @@ real evaluations are never served from a cache here.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from _common import cpu_model, parse_args
 from scipy.stats import spearmanr
 
 from hwsim.ir import zoo
@@ -55,10 +54,7 @@ class Args:
     """seed of calibration; held-out designs use seed + 2024"""
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-for f in fields(Args):
-    parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-args = Args(**vars(parser.parse_args()))
+args = parse_args(Args, __doc__)
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -69,15 +65,6 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
         best = min(best, time.perf_counter() - start)
     return best
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 rows: list[tuple[str, str, str]] = []

@@ -12,17 +12,16 @@ Goal: >= 400,000 ResNet-18 designs/s solved on one core.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
+from _common import cpu_model, parse_args
 
 from hwsim.fpga import analytic as an
 from hwsim.ir import zoo
@@ -39,20 +38,8 @@ class Args:
     """seed of the bit-widths and of the random cores"""
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-for f in fields(Args):
-    parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-args = Args(**vars(parser.parse_args()))
+args = parse_args(Args, __doc__)
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 @numba.njit(cache=True)

@@ -19,16 +19,16 @@ It prints two tables with the machine it ran on.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium
 import numba
 import numpy as np
+from _common import cpu_model, parse_args
 
 import rl_search  # registers the environments
 from cost_models.fpga import _main_gemms
@@ -57,20 +57,8 @@ class Args:
     """timed batch calls per measurement; the best one counts"""
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-for f in fields(Args):
-    parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-args = Args(**vars(parser.parse_args()))
+args = parse_args(Args, __doc__)
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def steps_per_second(env: CoDesignEnv, steps: int) -> float:

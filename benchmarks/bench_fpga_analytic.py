@@ -9,17 +9,17 @@ and the plain-Python reference, with the machine it ran on. Goals: >= 5 M layer 
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
 import numpy as np
+from _common import cpu_model, parse_args
 
 from hwsim.fpga import analytic as an
 from hwsim.fpga import batch_network_cycles, exact_balance, hetero_layer_cycles, n3h_sweep_balance
@@ -45,10 +45,7 @@ class Args:
     """seed of the random design batches"""
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-for f in fields(Args):
-    parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-args = Args(**vars(parser.parse_args()))
+args = parse_args(Args, __doc__)
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -59,15 +56,6 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
         best = min(best, time.perf_counter() - start)
     return best
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 spec = importlib.util.spec_from_file_location(

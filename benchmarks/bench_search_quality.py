@@ -15,13 +15,13 @@ oneshot: the whole design as one action).
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+from _common import parse_args
 
 from rl_search.factory import make_problem
 from rl_search.problem import Objective
@@ -52,10 +52,7 @@ class Args:
     """optional JSON file for the raw results"""
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-for f in fields(Args):
-    parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-args = Args(**vars(parser.parse_args()))
+args = parse_args(Args, __doc__)
 SB3 = {"ppo", "a2c", "sac", "td3", "ddpg", "ddpg-haq"}
 
 print(f"machine: {platform.platform()}, {platform.machine()}, python "
