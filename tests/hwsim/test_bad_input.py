@@ -7,7 +7,6 @@ products overflow int64; and a hypothesis fuzz of both loaders over random TOML 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -31,6 +30,7 @@ from hwsim.ir.layers import (
     TTLinear,
 )
 from hwsim.ir.toml_workload import load_workload_toml, loads_workload_toml
+from hwsim.ir.toml_workload import toml_value as write_value
 from hwsim.spec import COMPONENTS, DspCore, FpgaDevice, Gpu, LstmAccelerator, SystolicArray
 from hwsim.spec.loader import MAX_FILE_BYTES, load_hardware
 from hwsim.spec.records import (
@@ -62,23 +62,16 @@ DATE = object()  # stands for a TOML date: a value of a type no record field tak
 
 
 def toml_value(value: object) -> str:
-    """Any nested dict / list / scalar as one TOML inline value."""
+    """Any nested dict / list / scalar as one TOML inline value: the project's writer for
+    scalars, dates and inline tables here (the project writes neither)."""
     if value is DATE:
         return "1979-05-27"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    assert isinstance(value, dict)
-    return "{" + ", ".join(f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_value(k)} = {toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    return write_value(value)
 
 
 def toml_document(document: dict[str, object]) -> str:
