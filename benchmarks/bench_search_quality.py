@@ -1,7 +1,9 @@
 """Search quality at equal budgets: every searcher, several seeds, N3H-Core's design space.
 
 For each workload (zoo, so the accuracy oracle is the weight-free *prior*: every accuracy here is
-an assumption-based estimate, not a measurement) and the ``n3h`` space on one board, each
+top-1 predicted from published results, not a measurement: ``--oracle prior`` after
+quantisation-aware fine-tuning, the default, or ``prior:ptq``) and the ``n3h`` space on one
+board, each
 searcher gets the same number of design evaluations per seed. Reported: the best feasible
 latency at the accuracy-drop budget (mean, standard deviation, best and worst over seeds, and
 how many seeds found a feasible design), beside the best uniform-precision design (W=A=b for
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from _common import parse_args
 
+from rl_search.accuracy.units import accuracy_label, drop_to_fraction
 from rl_search.factory import make_problem
 from rl_search.problem import Objective
 from rl_search.searchers.base import EvaluationBudget
@@ -44,8 +47,10 @@ class Args:
     """design evaluations per searcher and seed"""
     seeds: int = 5
     """seeds per searcher"""
-    max_accuracy_drop: float = 0.01
-    """accuracy-drop budget (fraction)"""
+    max_accuracy_drop: float = 1.0
+    """accuracy-drop budget in top-1 points (the prior's unit)"""
+    oracle: str = "prior"
+    """accuracy oracle: prior (= prior:qat) or prior:ptq"""
     sb3_form: str = "oneshot"
     """env form for the SB3 agents"""
     out: str = ""
@@ -58,14 +63,16 @@ SB3 = {"ppo", "a2c", "sac", "td3", "ddpg", "ddpg-haq"}
 print(f"machine: {platform.platform()}, {platform.machine()}, python "
       f"{platform.python_version()}")
 print(f"space {args.space} on {args.target}; budget {args.budget} evaluations x {args.seeds} "
-      f"seeds; accuracy-drop budget {args.max_accuracy_drop}; oracle: prior (zoo, no weights)")
+      f"seeds; accuracy-drop budget {args.max_accuracy_drop:g} points of top-1; "
+      f"{accuracy_label(args.oracle)}")
 results: dict[str, dict[str, list[float]]] = {}
-objective = Objective(minimise="latency", max_accuracy_drop=args.max_accuracy_drop)
+objective = Objective(minimise="latency",
+                      max_accuracy_drop=drop_to_fraction(args.max_accuracy_drop, args.oracle))
 start_all = time.perf_counter()
 for wl in args.workloads.split(","):
-    problem = make_problem(wl, args.target, args.space, objective=objective)
+    problem = make_problem(wl, args.target, args.space, oracle=args.oracle, objective=objective)
     # Reference: uniform precision on the base cores, balance splits.
-    uni = make_problem(wl, args.target, "haq", objective=objective)
+    uni = make_problem(wl, args.target, "haq", oracle=args.oracle, objective=objective)
     uniform_rows = []
     for b in range(2, 9):
         x = np.array([list(k.choices).index(b) for k in uni.space.knobs])
@@ -80,9 +87,9 @@ for wl in args.workloads.split(","):
     dp = dp_optimum_proxy(uni)
     print(f"\n{wl}: reference all-8-bit latency {problem.reference_latency_ms:.2f} ms")
     print(f"  DP optimum on the base cores (an upper bound of the n3h optimum): "
-          f"{dp.latency_ms:.2f} ms, drop {dp.accuracy_drop:.4f}")
+          f"{dp.latency_ms:.2f} ms, drop {100 * dp.accuracy_drop:.2f} points")
     print("  uniform precision (base cores): " + ", ".join(
-        f"W{b}A{b} {lat:.1f} ms drop {drop:.4f}{'' if ok else ' (over budget)'}"
+        f"W{b}A{b} {lat:.1f} ms drop {100 * drop:.2f} pts{'' if ok else ' (over budget)'}"
         for b, lat, drop, ok in uniform_rows))
     header = (f"  {'searcher':<10} {'mean ms':>9} {'std':>7} {'best':>8} {'worst':>8} "
               f"{'feasible seeds':>14} {'vs uniform':>10} {'vs DP':>6} {'time s':>7}")

@@ -50,6 +50,21 @@ def _optional_float(text: str, option: str) -> float | None:
         raise CodesignError(f"{option} expects a number or 'none', got {text!r}") from None
 
 
+def _drop_budget(text: str, spec: str) -> float | None:
+    """``--max-accuracy-drop`` in the oracle's unit (top-1 points for the prior, a fraction
+    otherwise) as the library's fraction, or ``None`` for 'none'."""
+    from rl_search.accuracy.units import drop_to_fraction, drop_unit
+
+    value = _optional_float(text, "--max-accuracy-drop")
+    if value is None:
+        return None
+    limit = 100.0 if drop_unit(spec) == "points" else 1.0
+    if not 0.0 <= value <= limit:
+        raise CodesignError(f"--max-accuracy-drop {value:g}: with oracle {spec!r} it is in "
+                            f"{drop_unit(spec)}, so it must be in [0, {limit:g}]")
+    return drop_to_fraction(value, spec)
+
+
 def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
     """The run's config, folder and whether it resumes; on resume, explicitly given options
     must agree with the folder's own config.json (``--workers`` may change)."""
@@ -60,9 +75,15 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
                  "mode", "oracle", "workers"):
         if getattr(args, name) is not None:
             given[name] = getattr(args, name)
-    for name in ("latency_budget_ms", "max_accuracy_drop"):
-        if getattr(args, name) is not None:
-            given[name] = _optional_float(getattr(args, name), "--" + name.replace("_", "-"))
+    if args.latency_budget_ms is not None:
+        given["latency_budget_ms"] = _optional_float(args.latency_budget_ms,
+                                                     "--latency-budget-ms")
+    stored = None
+    if args.resume and (Path(args.resume) / CONFIG_FILE).exists():
+        stored = RunConfig.load(Path(args.resume) / CONFIG_FILE)
+    if args.max_accuracy_drop is not None:
+        spec = given.get("oracle") or (stored.oracle if stored else defaults.ORACLE)
+        given["max_accuracy_drop"] = _drop_budget(args.max_accuracy_drop, spec)
     if "workload" in given and Path(given["workload"]).exists():
         given["workload"] = str(Path(given["workload"]).resolve())
     space_options: dict[str, Any] = {}
@@ -79,9 +100,8 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
         if args.out is not None and Path(args.out).resolve() != run_dir.resolve():
             raise CodesignError(f"--resume {run_dir} continues that folder; drop --out "
                                 f"{args.out}")
-        if not (run_dir / CONFIG_FILE).exists():
+        if stored is None:
             raise CodesignError(f"no run to resume in {run_dir}: {CONFIG_FILE} is missing")
-        stored = RunConfig.load(run_dir / CONFIG_FILE)
         config = stored.replace(
             **given, space_options={**stored.space_options, **space_options},
             searcher_options={**stored.searcher_options, **searcher_options})
@@ -102,6 +122,7 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
 
 def _no_feasible_advice(config: Any, run_dir: Path) -> str:
     """What to try when a run found nothing feasible, starting from its closest design."""
+    from rl_search.accuracy.units import format_drop
     from rl_search.runner import best_record, load_run
 
     lines = ["no feasible design found."]
@@ -111,8 +132,8 @@ def _no_feasible_advice(config: Any, run_dir: Path) -> str:
         parts = [f"{closest['latency_ms']:.3f} ms"
                  + (f" (budget {config.latency_budget_ms:g})"
                     if config.latency_budget_ms is not None else ""),
-                 f"accuracy drop {closest['accuracy_drop']:.4f}"
-                 + (f" (budget {config.max_accuracy_drop:g})"
+                 f"accuracy drop {format_drop(closest['accuracy_drop'], config.oracle)}"
+                 + (f" (budget {format_drop(config.max_accuracy_drop, config.oracle)})"
                     if config.max_accuracy_drop is not None else ""),
                  "fits the hardware" if closest["fits"] else "does not fit the hardware"]
         lines.append(f"closest: evaluation #{closest['index']}: " + ", ".join(parts))
@@ -129,6 +150,7 @@ def _no_feasible_advice(config: Any, run_dir: Path) -> str:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
+    from rl_search.accuracy.units import format_accuracy, format_drop
     from rl_search.runner import RunInterrupted, accuracy_label, explore
 
     config, run_dir, resume = _explore_config(args)
@@ -154,7 +176,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
         ref = summary["reference_latency_ms"]
         print(f"best feasible: evaluation #{best['index']}: {best['latency_ms']:.4f} ms "
               f"({best['latency_ms'] / ref:.3f} x the all-8-bit design's {ref:.4g} ms), "
-              f"accuracy {best['accuracy']:.4f} (drop {best['accuracy_drop']:.4f}), "
+              f"{format_accuracy(best['accuracy'], config.oracle)} (drop "
+              f"{format_drop(best['accuracy_drop'], config.oracle)}), "
               f"max utilisation {best['max_utilisation']:.3f}")
         print(f"  {accuracy_label(config)}")
     print(f"Pareto front: {len(result.pareto)} designs")
@@ -180,10 +203,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name in ("minimise", "mode"):
         if getattr(args, name) is not None:
             problem[name] = getattr(args, name)
-    for name in ("latency_budget_ms", "max_accuracy_drop"):
-        if getattr(args, name) is not None:
-            problem[name] = _optional_float(getattr(args, name),
-                                            "--" + name.replace("_", "-"))
+    if args.latency_budget_ms is not None:
+        problem["latency_budget_ms"] = _optional_float(args.latency_budget_ms,
+                                                       "--latency-budget-ms")
+    if args.max_accuracy_drop is not None:  # train and propose use the default oracle
+        problem["max_accuracy_drop"] = _drop_budget(args.max_accuracy_drop, defaults.ORACLE)
     for name in ("weight_bits", "act_bits"):
         if getattr(args, name) is not None:
             problem[name] = _parse_bits(getattr(args, name))
@@ -205,9 +229,13 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{out.with_suffix('.json')}")
         designs = propose(out, args.workload, args.target, n=args.n, seed=args.seed)
         print(f"its design{'s' if args.n > 1 else ''} for {args.workload}:")
-    rows = [(i, d["latency_ms"], d["accuracy"], d["accuracy_drop"], d["max_utilisation"],
-             d["feasible"], d["reward"]) for i, d in enumerate(designs)]
-    print(_table(("#", "latency ms", "accuracy", "drop", "max util", "feasible", "reward"), rows))
+    from rl_search.accuracy.units import accuracy_label
+
+    rows = [(i, d["latency_ms"], 100 * d["accuracy"], 100 * d["accuracy_drop"],
+             d["max_utilisation"], d["feasible"], d["reward"]) for i, d in enumerate(designs)]
+    print(_table(("#", "latency ms", "top-1 %", "drop (points)", "max util", "feasible",
+                  "reward"), rows))
+    print(accuracy_label(defaults.ORACLE))
     for i, d in enumerate(designs):
         if d["violations"]:
             print(f"#{i} violates: " + "; ".join(d["violations"]))
@@ -284,8 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR with its own config.json")
     p.add_argument("--latency-budget-ms", metavar="MS", help="latency budget (default none)")
-    p.add_argument("--max-accuracy-drop", metavar="FRACTION",
-                   help="accuracy-loss budget, 0.01 = one point (default 0.01; 'none')")
+    p.add_argument("--max-accuracy-drop", metavar="DROP",
+                   help="accuracy-loss budget: top-1 points with the prior (default "
+                   f"{100 * defaults.MAX_ACCURACY_DROP:g}), a fraction with other oracles "
+                   "(0.01 = one point); 'none' for no budget")
     p.add_argument("--minimise", choices=("latency", "accuracy_drop"),
                    help="what to minimise under the budgets (default latency)")
     p.add_argument("--mode", choices=("penalty", "repair", "clamp"),
@@ -294,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--act-bits", metavar="BITS", help="activation bit-widths, e.g. 2-8")
     p.add_argument("--split", choices=("balance", "choose"),
                    help="per-layer LUT share: each layer's balance point, or a knob")
-    p.add_argument("--oracle", help="accuracy oracle: prior (default) or module:function")
+    p.add_argument("--oracle", help="accuracy oracle: prior (= prior:qat, after "
+                   "quantisation-aware fine-tuning; the default), prior:ptq (post-training "
+                   "quantisation), or module:function")
     p.add_argument("--workers", type=int, help="processes evaluating each batch (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_explore)
@@ -335,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=1, help="designs to propose (the first is the "
                    "policy's deterministic one)")
     p.add_argument("--latency-budget-ms", metavar="MS", help="latency budget")
-    p.add_argument("--max-accuracy-drop", metavar="FRACTION", help="accuracy-loss budget")
+    p.add_argument("--max-accuracy-drop", metavar="POINTS",
+                   help="accuracy-loss budget in top-1 points (the prior, qat regime)")
     p.add_argument("--minimise", choices=("latency", "accuracy_drop"))
     p.add_argument("--mode", choices=("penalty", "repair", "clamp"))
     p.add_argument("--weight-bits", metavar="BITS", help="weight bit-widths, e.g. 2-8 or 2,4,8")

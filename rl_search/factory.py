@@ -26,13 +26,20 @@ def resolve_workload(workload: str | Path | Workload) -> Workload:
 
 
 def resolve_oracle(oracle: Any, workload: Workload) -> Any:
-    """``"prior"`` (the weight-free proxy for zoo workloads) or an oracle object."""
-    if oracle is None or oracle == "prior":
+    """An oracle spec (``"prior"``, ``"prior:qat"``, ``"prior:ptq"``; see
+    :mod:`rl_search.accuracy.units`) or an oracle object."""
+    if oracle is None:
+        oracle = defaults.ORACLE
+    if isinstance(oracle, str):
+        from rl_search.accuracy.units import prior_regime
+
+        regime = prior_regime(oracle)
+        if regime is None:
+            raise CodesignError(f"unknown oracle {oracle!r}; pass 'prior', 'prior:qat', "
+                                "'prior:ptq' or an oracle object")
         from rl_search.accuracy.proxy import ProxyOracle
 
-        return ProxyOracle.prior(workload)
-    if isinstance(oracle, str):
-        raise CodesignError(f"unknown oracle {oracle!r}; pass 'prior' or an oracle object")
+        return ProxyOracle.prior(workload, regime=regime)
     return oracle
 
 

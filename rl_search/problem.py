@@ -58,8 +58,8 @@ class Objective:
 
     :param minimise: ``"latency"`` or ``"accuracy_drop"``.
     :param latency_budget_ms: upper bound on latency (None: none).
-    :param max_accuracy_drop: upper bound on ``baseline - accuracy`` as a fraction
-        (0.01 = one point of top-1; None: none).
+    :param max_accuracy_drop: upper bound on ``baseline - accuracy`` as a fraction of 1
+        (0.01 = one point of top-1 with the prior; None: none).
     :param require_fit: the design must fit the board's LUT/FF/DSP/BRAM.
     :param mode: ``"penalty"``, ``"repair"`` or ``"clamp"``.
     """

@@ -4,7 +4,9 @@
   (:func:`compress_model`, :mod:`.compress`), optionally fine-tuned, measured on data;
 * :class:`ProxyOracle` (:mod:`.proxy`): per-layer noise terms from the actual weights weighted by
   sensitivities calibrated on at most 20 real evaluations, vectorised over designs; and its
-  weight-free :meth:`ProxyOracle.prior` for zoo workloads;
+  weight-free :meth:`ProxyOracle.prior` for zoo workloads, predicting top-1 points lost in a
+  ``qat`` or ``ptq`` regime, calibrated on published results (:mod:`.published`,
+  :mod:`.calibrate`; oracle specs and units in :mod:`.units`);
 * built-in tasks (:mod:`.tasks`): a CNN and an LSTM on scikit-learn's bundled digits.
 
 Importing this package loads numpy only; torch is imported when a torch-side name

@@ -6,7 +6,7 @@ weight-free prior (:class:`~rl_search.accuracy.proxy.ProxyOracle`) are interchan
 
 Every estimate says what it is (``kind``): ``"real"`` (a compressed torch model measured on
 data), ``"proxy"`` (a noise model of the actual weights, calibrated against real evaluations) or
-``"prior"`` (assumed weights and sensitivities; no model was seen).
+``"prior"`` (assumed weights, a link fitted to published results; no model was seen).
 
 Batch convention of :meth:`AccuracyOracle.estimate_batch`: integer arrays ``weight_bits`` and
 ``act_bits`` and a float array ``lut_fraction`` of shape ``[n_designs, n_layers]``, and an
@@ -39,8 +39,8 @@ KINDS = ("real", "proxy", "prior")
 class AccuracyEstimate:
     """An oracle's answer for one design.
 
-    :param accuracy: top-1 accuracy (or, for a prior without a known baseline, the fraction of
-        float accuracy retained) in [0, 1].
+    :param accuracy: top-1 accuracy in [0, 1] (for the prior on a network whose float top-1
+        it does not know, 1 minus the points lost over 100).
     :param baseline: the uncompressed model's accuracy on the same data, in [0, 1].
     :param kind: ``"real"``, ``"proxy"`` or ``"prior"`` (see :data:`KINDS`).
     :param details: read-only extra information (per-layer error terms, timings, cache hits).

@@ -58,8 +58,10 @@ stays sensible. Fitting in accuracy space matters: designs at chance level carry
 information about ``z`` and the log fit overweights them (on the digits CNN, held-out Spearman
 0.77 for the log fit alone vs about 0.88 after the accuracy-space fit).
 
-**Prior** (:meth:`ProxyOracle.prior`): the same model for a workload without weights, from
-stated assumptions (see the method), labelled ``kind="prior"``.
+**Prior** (:meth:`ProxyOracle.prior`): the same model for a workload without weights, its
+per-layer terms from stated assumptions (see the method) and its sensitivities and link fitted
+to published results (:mod:`~rl_search.accuracy.calibrate`), predicting top-1 points lost in a
+``qat`` or ``ptq`` regime; labelled ``kind="prior"``.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ from rl_search.accuracy.base import (
     resolve_fractions,
 )
 from rl_search.accuracy.layer_errors import MAX_BITS, LayerErrors
+from rl_search.accuracy.published import DEFAULT_REGIME, PriorParameters
 from rl_search.accuracy.sampling import random_batch
 
 if TYPE_CHECKING:
@@ -299,6 +302,7 @@ class ProxyOracle(AccuracyOracle):
         }
         if self.kind == "prior":
             details["assumptions"] = dict(self.assumptions)
+            details["regime"] = self.assumptions.get("regime")
         return AccuracyEstimate(acc, min(self._baseline, 1.0), self.kind, details)
 
     # ------------------------------------------------------------------------- construction
@@ -334,8 +338,8 @@ class ProxyOracle(AccuracyOracle):
         from rl_search.accuracy._tables import model_tables
 
         layers = model_tables(compressor)
-        s = _prior_sensitivities(len(layers), DEFAULT_PRIOR["scale"],
-                                 DEFAULT_PRIOR["edge_weight"])
+        s = np.full(len(layers), UNCALIBRATED_SCALE)
+        s[[0, -1]] *= 2.0
         return cls(layers, s, baseline=baseline, chance=min(chance, baseline),
                    workload=compressor.workload)
 
@@ -403,79 +407,156 @@ class ProxyOracle(AccuracyOracle):
     # ------------------------------------------------------------------------------- prior
 
     @classmethod
-    def prior(cls, workload: Workload, *, baseline: float = 1.0, chance: float = 0.0,
+    def prior(cls, workload: Workload, *, regime: str = DEFAULT_REGIME,
+              float_top1: float | None = None, parameters: PriorParameters | None = None,
               **assumptions: float) -> ProxyOracle:
-        """A weight-free proxy for ``workload`` (a zoo model without weights): every estimate
-        is labelled ``kind="prior"``. With the default ``baseline=1.0`` an estimate is the
-        fraction of float accuracy retained.
+        """A weight-free proxy for ``workload`` (a zoo model without weights) that predicts
+        **top-1 points lost** in a stated ``regime``, calibrated on published results
+        (:mod:`rl_search.accuracy.published`; docs/formulas.md, accuracy prior). Every estimate
+        is labelled ``kind="prior"`` and carries the regime in its details.
 
-        Assumptions (keyword overrides in brackets; defaults in :data:`DEFAULT_PRIOR`):
+        ``accuracy`` is top-1 as a fraction (``baseline`` minus the points lost, over 100), so
+        ``baseline - accuracy = 0.01`` is one point of top-1.
+
+        :param regime: ``"qat"`` (after quantisation-aware training / fine-tuning: LSQ, HAQ,
+            N3H-Core, HALOC) or ``"ptq"`` (post-training quantisation, no training).
+        :param float_top1: the float model's top-1 in percent; by default the table's figure
+            for a zoo network it knows (torchvision's for ResNet-18/50 and MobileNetV2), else
+            100 (losses are then points of a perfect score, stated in the details).
+        :param parameters: fitted parameters (default: the shipped ones, which
+            ``python -m rl_search.accuracy.calibrate`` writes).
+        :param assumptions: overrides of the per-layer noise model (:data:`DEFAULT_PRIOR`);
+            the shipped parameters were fitted under the defaults.
+
+        The per-layer terms (assumptions; keyword overrides in brackets):
 
         * weights of a row are i.i.d. Gaussian, so the largest magnitude of ``k`` (the GEMM's
           inner dimension) is ``sqrt(2 ln k)`` standard deviations; a ``b >= 2``-bit
           per-channel grid then leaves the uniform noise ``Delta^2 / 12`` with ``Delta =
           max/(2^(b-1)-1)`` (Widrow's model; Jacob et al. 2018), capped at 1; 1 bit:
-          ``1 - sqrt(2/pi) M + M^2/4`` for the levels ``+-M/2``; no gain from choosing which
-          channels go to the LUT core;
+          ``1 - sqrt(2/pi) M + M^2/4`` for the levels ``+-M/2``; channels not at the design's
+          bits (the DSP core's share on the FPGA) are at 8 bits;
         * activations have a peak-to-RMS ratio of 4 (``act_peak_to_rms``) on an unsigned grid:
           ``e_a = ratio^2 / (12 (2^a - 1)^2)``, capped at 1;
         * singular values decay as a power law ``sigma_i ~ i^-alpha`` with ``alpha = 0.5``
           (``spectrum_exponent``); a rank-``r`` SVD discards the tail's share of the energy; a
           Tucker-2 conv the tails of both channel modes (the HOSVD bound, De Lathauwer 2000);
           the factorised layer's intermediate activations (1 for SVD, 2 for Tucker-2) are
-          signed, quantised on a symmetric grid with the same peak-to-RMS ratio;
-        * sensitivity ``s_l = scale`` (0.1) for every layer, ``edge_weight`` (2) times that for
-          the first and last layers, which HAQ and N3H-Core keep at 8 bits because they are
-          the most sensitive; the link's steepness ``k = 1``, so
-          ``accuracy = chance + (baseline - chance) / (1 + z)``.
+          signed, quantised on a symmetric grid with the same peak-to-RMS ratio.
 
-        With these defaults uniform W8A8 keeps about 100% of the float accuracy on ResNet-18,
-        W4A4 94% and W2A2 28%: orders of magnitude, not predictions; calibrate a proxy on the
-        real model (:meth:`fit`) wherever weights exist.
+        Fitted (per regime where marked): the sensitivity ``scale`` (regime), ``edge_weight``
+        for the first and last layers (which HAQ and N3H-Core keep at 8 bits because they are
+        the most sensitive), ``depthwise_weight`` for depthwise convolutions, ``rank_weight``
+        on the low-rank term (regime) and the link's steepness (regime).
         """
-        from hwsim.ir.lowrank import full_rank
+        from rl_search.accuracy.published import REGIMES, load_parameters, load_table
 
-        unknown = set(assumptions) - set(DEFAULT_PRIOR)
-        if unknown:
-            raise DesignError("prior assumptions", [
-                Problem(k, assumptions[k], f"unknown; known: {sorted(DEFAULT_PRIOR)}")
-                for k in sorted(unknown)])
-        a = {**DEFAULT_PRIOR, **assumptions}
-        bits = np.arange(MAX_BITS + 1)
-        layers = []
-        for layer in workload.layers:
-            main = max(layer.gemms(), key=lambda g: g.macs)
-            n = int(layer.out_channels_total)
-            w_err = _gaussian_weight_nsr(main.k, bits) if layer.weight_params else np.zeros(
-                MAX_BITS + 1)
-            n_lut = np.arange(n + 1)
-            weight = (n_lut[None, :] * w_err[:, None] + (n - n_lut)[None, :] * w_err[8]) / n
-            levels = np.maximum(2.0 ** bits - 1, 1.0)
-            act = np.minimum(a["act_peak_to_rms"] ** 2 / (12 * levels ** 2), 1.0)
-            act[0] = 0.0
-            full = full_rank(layer) or 0
-            rank = _power_law_rank_errors(layer, full, a["spectrum_exponent"])
-            # the factorised layer's 1 (SVD) or 2 (Tucker-2) intermediate activations are
-            # signed: symmetric grid, same peak-to-RMS ratio
-            inner = 1 if hasattr(layer, "in_features") else 2
-            signed = np.minimum(a["act_peak_to_rms"] ** 2
-                                / (12 * np.maximum(2.0 ** (bits - 1) - 1, 1.0) ** 2), 1.0)
-            signed[0] = 0.0
-            rank = np.minimum(rank[:, None] + inner * signed[None, :], 1.0)
-            rank[0] = 0.0
-            layers.append(LayerErrors(layer.name, weight, act, rank))
-        s = _prior_sensitivities(len(layers), a["scale"], a["edge_weight"])
-        return cls(layers, s, baseline=baseline, chance=chance, kind="prior", workload=workload,
-                   assumptions=a)
+        if regime not in REGIMES:
+            raise DesignError("prior", [Problem("regime", regime, f"must be one of {REGIMES}")])
+        params = parameters if parameters is not None else load_parameters()
+        layers = noise_tables(workload, act_weight=params.act_weight,
+                              rank_weight=params.rank_weight[regime], **assumptions)
+        top1 = float_top1
+        if top1 is None:
+            top1 = load_table().float_top1.get(workload.name)
+        known = top1 is not None
+        top1 = 100.0 if top1 is None else float(top1)
+        if not 0.0 < top1 <= 100.0:
+            raise DesignError("prior", [Problem("float_top1", top1, "must be in (0, 100]")])
+        s = prior_sensitivities(workload, params, regime)
+        stated = {
+            "regime": regime,
+            "units": "top-1 points lost (accuracy = float top-1 - points lost, as a fraction)",
+            "float_top1": top1,
+            "float_top1_known": known,
+            "parameters": parameters_summary(params, regime),
+            **DEFAULT_PRIOR, **assumptions,
+        }
+        return cls(layers, s, baseline=top1 / 100.0, chance=0.0,
+                   steepness=params.steepness[regime], kind="prior", workload=workload,
+                   assumptions=stated)
+
+
+def noise_tables(workload: Workload, *, act_weight: float = 1.0, rank_weight: float = 1.0,
+                 **assumptions: float) -> list[LayerErrors]:
+    """Per-layer error tables of the weight-free noise model (the assumptions listed in
+    :meth:`ProxyOracle.prior`), the activation term weighted by ``act_weight`` and the
+    low-rank term by ``rank_weight``."""
+    from hwsim.ir.lowrank import full_rank
+
+    unknown = set(assumptions) - set(DEFAULT_PRIOR)
+    if unknown:
+        raise DesignError("prior assumptions", [
+            Problem(k, assumptions[k], f"unknown; known: {sorted(DEFAULT_PRIOR)}")
+            for k in sorted(unknown)])
+    a = {**DEFAULT_PRIOR, **assumptions}
+    bits = np.arange(MAX_BITS + 1)
+    # an unsigned a-bit grid on ReLU outputs has 2^a - 1 steps over [0, c]: a signed
+    # (a + 1)-bit grid folded, clipped at its optimum below the peak
+    act = np.zeros(MAX_BITS + 1)
+    act[1:] = _gaussian_weight_nsr(math.exp(a["act_peak_to_rms"] ** 2 / 2.0),
+                                   np.arange(MAX_BITS + 2))[2:]
+    # the factorised layer's 1 (SVD) or 2 (Tucker-2) intermediate activations are signed:
+    # symmetric grid, same peak-to-RMS ratio
+    signed = np.minimum(a["act_peak_to_rms"] ** 2
+                        / (12 * np.maximum(2.0 ** (bits - 1) - 1, 1.0) ** 2), 1.0)
+    signed[0] = 0.0
+    layers = []
+    for layer in workload.layers:
+        main = max(layer.gemms(), key=lambda g: g.macs)
+        n = int(layer.out_channels_total)
+        w_err = _gaussian_weight_nsr(main.k, bits) if layer.weight_params else np.zeros(
+            MAX_BITS + 1)
+        n_lut = np.arange(n + 1)
+        weight = (n_lut[None, :] * w_err[:, None] + (n - n_lut)[None, :] * w_err[8]) / n
+        full = full_rank(layer) or 0
+        rank = _power_law_rank_errors(layer, full, a["spectrum_exponent"])
+        inner = 1 if hasattr(layer, "in_features") else 2
+        rank = np.minimum(rank[:, None] + inner * signed[None, :], 1.0)
+        rank[0] = 0.0
+        layers.append(LayerErrors(layer.name, weight, act_weight * act, rank_weight * rank))
+    return layers
+
+
+def layer_roles(workload: Workload) -> tuple[np.ndarray, np.ndarray]:
+    """``(edge, depthwise)``: boolean masks of the first and last layers and of depthwise
+    convolutions (one input channel per group)."""
+    n = len(workload.layers)
+    edge = np.zeros(n, dtype=bool)
+    edge[[0, -1]] = True
+    depthwise = np.array([getattr(la, "groups", 1) > 1
+                          and getattr(la, "groups", 1) == getattr(la, "in_channels", 0)
+                          for la in workload.layers], dtype=bool)
+    return edge, depthwise
+
+
+def prior_sensitivities(workload: Workload, params: PriorParameters,
+                        regime: str) -> np.ndarray:
+    """``s_l = scale[regime] / n_layers * edge_weight^[first or last] *
+    depthwise_weight^[depthwise]``: the score is a weighted mean over layers, so a deeper
+    network at the same bits is not predicted to lose more (published losses of ResNet-18 and
+    ResNet-50 at equal bits agree to a few tenths of a point)."""
+    edge, depthwise = layer_roles(workload)
+    return (params.scale[regime] / len(workload.layers) * np.where(edge, params.edge_weight, 1.0)
+            * np.where(depthwise, params.depthwise_weight, 1.0))
+
+
+def parameters_summary(params: PriorParameters, regime: str) -> dict[str, float]:
+    """The parameters a prior in ``regime`` uses, flat (for estimate details and run files)."""
+    return {"scale": params.scale[regime], "steepness": params.steepness[regime],
+            "rank_weight": params.rank_weight[regime], "edge_weight": params.edge_weight,
+            "depthwise_weight": params.depthwise_weight, "act_weight": params.act_weight}
 
 
 DEFAULT_PRIOR: dict[str, float] = {
-    "scale": 0.1,
-    "edge_weight": 2.0,
     "act_peak_to_rms": 4.0,
     "spectrum_exponent": 0.5,
 }
-"""The weight-free prior's assumptions (see :meth:`ProxyOracle.prior`)."""
+"""The weight-free prior's per-layer noise assumptions (see :meth:`ProxyOracle.prior`)."""
+
+UNCALIBRATED_SCALE = 0.1
+"""Sensitivity of every layer of a proxy before calibration (:meth:`ProxyOracle.from_model`),
+twice that for the first and last layers."""
 
 
 @numba.njit(cache=True)
@@ -539,19 +620,36 @@ def _fit(e: np.ndarray, acc: np.ndarray, chance: float, span: float,
     return p[:n], float(p[n])
 
 
-def _prior_sensitivities(n: int, scale: float, edge_weight: float) -> np.ndarray:
-    s = np.full(n, scale)
-    s[[0, -1]] = scale * edge_weight
-    return s
-
-
-def _gaussian_weight_nsr(k: int, bits: np.ndarray) -> np.ndarray:
+def _gaussian_weight_nsr(k: float, bits: np.ndarray) -> np.ndarray:
+    """``[MAX_BITS + 1]``: noise-to-signal ratio of a row of ``k`` i.i.d. unit Gaussian weights
+    on a symmetric ``b``-bit grid clipped at the MSE-optimal ``c`` in ``(0, peak]``, ``peak =
+    sqrt(2 ln k)`` the row's expected largest magnitude (``c = peak`` is the unclipped grid).
+    Steps ``Delta = c / (2^(b-1) - 1)``; granular noise ``Delta^2 / 12`` inside ``[-c, c]``
+    (Widrow), clipping noise ``2 [(1 + c^2) Q(c) - c phi(c)]`` outside (less its value at the
+    peak, beyond which a row of ``k`` has nothing to clip); 1 bit: the levels
+    ``+-c/2``, ``1 - sqrt(2/pi) c + c^2/4``. Learned or calibrated clipping (LSQ's step
+    size, PACT, the KL / MSE thresholds of HAQ, N3H-Core and PTQ methods) reaches this
+    optimum (Banner et al., ACIQ, NeurIPS 2019)."""
     peak = math.sqrt(2.0 * math.log(max(k, 2)))
-    q = np.maximum(2.0 ** (bits - 1) - 1, 1.0)
-    out = np.minimum(peak ** 2 / (12.0 * q ** 2), 1.0)
-    out[1] = 1.0 - math.sqrt(2.0 / math.pi) * peak + peak ** 2 / 4.0
-    out[0] = 0.0
+    c = np.linspace(peak / _CLIP_POINTS, peak, _CLIP_POINTS)
+    tail = 0.5 * np.array([math.erfc(v / math.sqrt(2.0)) for v in c])  # Q(c)
+    pdf = np.exp(-0.5 * c ** 2) / math.sqrt(2.0 * math.pi)
+    # beyond the row's own largest magnitude there is nothing to clip
+    clipped = 2.0 * ((1.0 + c ** 2) * tail - c * pdf)
+    clipped -= clipped[-1]
+    out = np.zeros(len(bits))
+    for b in bits[1:]:
+        if b == 1:
+            mse = 1.0 - math.sqrt(2.0 / math.pi) * c + c ** 2 / 4.0
+        else:
+            step = c / (2.0 ** (b - 1) - 1.0)
+            mse = step ** 2 / 12.0 * (1.0 - 2.0 * tail) + clipped
+        out[b] = min(float(mse.min()), 1.0)
     return out
+
+
+_CLIP_POINTS = 4000
+"""Clipping levels tried between 0 and the row's peak (the optimum is found to 0.03 %)."""
 
 
 def _tail_share(n: int, alpha: float) -> np.ndarray:
@@ -576,4 +674,5 @@ def _power_law_rank_errors(layer: Any, full: int, alpha: float) -> np.ndarray:
     return err
 
 
-__all__ = ["DEFAULT_PRIOR", "MAX_BITS", "Calibration", "LayerErrors", "ProxyOracle"]
+__all__ = ["DEFAULT_PRIOR", "MAX_BITS", "Calibration", "LayerErrors", "ProxyOracle",
+           "layer_roles", "noise_tables", "prior_sensitivities"]

@@ -2,7 +2,7 @@
 searcher a config names.
 
 Names in a :class:`RunConfig` are resolved as the CLI does: ``searcher`` through
-:func:`rl_search.searchers.registry.make_searcher`, ``oracle`` ``"prior"`` through
+:func:`rl_search.searchers.registry.make_searcher`, ``oracle`` ``"prior[:regime]"`` through
 :func:`rl_search.factory.make_problem`. Either may instead be an import path ``"module:name"``
 (a :class:`~rl_search.searchers.base.Searcher` subclass taking ``seed`` and options; a callable
 taking the workload and returning an oracle), so user code plugs in and worker processes can
@@ -54,8 +54,10 @@ class RunConfig:
     :param budget: number of design evaluations.
     :param seed: the searcher's seed; a resumed run must reuse it to replay its path.
     :param minimise, latency_budget_ms, max_accuracy_drop, require_fit, mode: the
-        :class:`~rl_search.problem.Objective`.
-    :param oracle: ``"prior"`` or ``"module:function"`` (function of the workload).
+        :class:`~rl_search.problem.Objective` (``max_accuracy_drop`` a fraction of 1: 0.01 is
+        one point of top-1 with the prior).
+    :param oracle: ``"prior"`` (``"prior:qat"``), ``"prior:ptq"`` or ``"module:function"``
+        (function of the workload); see :mod:`rl_search.accuracy.units`.
     :param workers: processes evaluating each batch (results do not depend on it).
     """
 
@@ -90,6 +92,9 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise CodesignError(f"run config {name} must be a non-empty string, got {value!r}")
+        from rl_search.accuracy.units import prior_regime
+
+        prior_regime(self.oracle)  # a prior spec with an unknown regime fails here
         for name in ("space_options", "searcher_options"):
             # A JSON round trip: tuples become lists, so a config equals its reloaded self.
             try:
@@ -182,8 +187,10 @@ def build_problem(config: RunConfig) -> Problem:
     if unknown:
         raise CodesignError(f"unknown space options {unknown}; known: {allowed}")
     workload = resolve_workload(config.workload)
+    from rl_search.accuracy.units import prior_regime
+
     oracle: Any = config.oracle
-    if ":" in config.oracle:
+    if prior_regime(config.oracle) is None and ":" in config.oracle:
         factory = _import_object(config.oracle, "oracle")
         try:
             oracle = factory(workload)

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hwsim.errors import CodesignError
+from rl_search.accuracy.units import accuracy_summary
 from rl_search.problem import BatchEvaluation, Problem
 from rl_search.runs.config import (
     BEST_FILE,
@@ -193,6 +194,7 @@ def _finish(config: RunConfig, run_dir: Path, problem: Problem, searcher: Search
     extra = {
         "reference_latency_ms": problem.reference_latency_ms,
         "baseline_accuracy": float(problem.oracle.baseline),
+        "accuracy": accuracy_summary(config.oracle),
         "space_knobs": len(problem.space),
         "space_size": problem.space.size,
         "pareto_size": len(front),

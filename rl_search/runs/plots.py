@@ -17,10 +17,11 @@ from rl_search.runs.results import best_record, pareto_front
 
 
 def accuracy_label(config: RunConfig) -> str:
-    """What the run's accuracies are: the weight-free prior is labelled as an assumption."""
-    if config.oracle == "prior":
-        return "accuracy (weight-free prior: assumed, not measured)"
-    return f"accuracy (oracle {config.oracle})"
+    """What the run's accuracies are: the weight-free prior is labelled as a prediction, with
+    its regime."""
+    from rl_search.accuracy.units import accuracy_label as label
+
+    return label(config.oracle)
 
 
 def _hardware_line(run_dir: Path, best: Mapping[str, Any] | None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import CodesignError
+from rl_search.accuracy.units import drop_unit, format_accuracy, format_drop
 from rl_search.runs.config import BEST_FILE, LOG_FILE, PARETO_FILE, SUMMARY_FILE, RunConfig
 from rl_search.runs.explore import load_run
 from rl_search.runs.log import mapping_keys
@@ -42,7 +43,7 @@ def report(run_dir: str | Path, top: int = 10) -> str:
              f"{accuracy_label(config)}; objective: minimise {config.minimise}"
              + (f", latency budget {config.latency_budget_ms:g} ms"
                 if config.latency_budget_ms is not None else "")
-             + (f", max accuracy drop {config.max_accuracy_drop:g}"
+             + (f", max accuracy drop {format_drop(config.max_accuracy_drop, config.oracle)}"
                 if config.max_accuracy_drop is not None else "")
              + f", mode {config.mode}", ""]
     if len(records) < config.budget:
@@ -56,12 +57,16 @@ def report(run_dir: str | Path, top: int = 10) -> str:
         if len(ranked) >= top:
             break
     maps = mapping_keys(ranked[0]) if ranked else []
-    header = ("rank", "eval", "feasible", "reward", "latency_ms", "accuracy", "drop",
+    points = drop_unit(config.oracle) == "points"
+    scale, digits = (100.0, 2) if points else (1.0, 4)
+    header = ("rank", "eval", "feasible", "reward", "latency_ms",
+              "top-1 %" if points else "accuracy", "drop pts" if points else "drop",
               "max_util", "W bits", "A bits",
               *("LUT share" if m == "lut_fraction" else m for m in maps))
     rows = [(str(i + 1), str(r["index"]), "yes" if r["feasible"] else "no",
-             f"{r['reward']:.4f}", f"{r['latency_ms']:.4f}", f"{r['accuracy']:.4f}",
-             f"{r['accuracy_drop']:.4f}", f"{r['max_utilisation']:.3f}",
+             f"{r['reward']:.4f}", f"{r['latency_ms']:.4f}",
+             f"{scale * r['accuracy']:.{digits}f}", f"{scale * r['accuracy_drop']:.{digits}f}",
+             f"{r['max_utilisation']:.3f}",
              f"{np.mean(r['weight_bits']):.2f}", f"{np.mean(r['act_bits']):.2f}",
              *(f"{np.nanmean(np.array(r[m], dtype=float)):.3f}" for m in maps))
             for i, r in enumerate(ranked)]
@@ -79,7 +84,8 @@ def report(run_dir: str | Path, top: int = 10) -> str:
     best = best_record(records)
     if best is not None:
         lines += ["", f"best feasible design #{best['index']}: {best['latency_ms']:.4f} ms, "
-                  f"accuracy {best['accuracy']:.4f}, max utilisation "
+                  f"{format_accuracy(best['accuracy'], config.oracle)} (drop "
+                  f"{format_drop(best['accuracy_drop'], config.oracle)}), max utilisation "
                   f"{best['max_utilisation']:.3f}",
                   "  weight bits: " + " ".join(str(b) for b in best["weight_bits"]),
                   "  act bits:    " + " ".join(str(b) for b in best["act_bits"])]

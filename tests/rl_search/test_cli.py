@@ -94,8 +94,9 @@ def test_bad_preset_file_lists_every_problem_without_traceback(tmp_path):
 
 
 def test_explore_with_no_options_finds_a_feasible_design(tmp_path, monkeypatch):
-    """The defaults (ResNet-18, n3h-zcu102, n3h space, genetic search, 1,000 evaluations, 1 %
-    accuracy budget) find a feasible design: a new user's first command is not a dead end."""
+    """The defaults (ResNet-18, n3h-zcu102, n3h space, genetic search, 1,000 evaluations, a
+    budget of one point of top-1 under the qat prior) find a feasible design: a new user's
+    first command is not a dead end."""
     monkeypatch.chdir(tmp_path)
     assert main(["explore", "--no-progress"]) == 0
     (run,) = (tmp_path / "runs").iterdir()
@@ -109,6 +110,9 @@ def test_explore_with_no_options_finds_a_feasible_design(tmp_path, monkeypatch):
     (["--oracle", "os:getcwd"], "calling it with the workload failed"),
     (["--oracle", "json:dumps"], "calling it with the workload failed"),
     (["--searcher", "ppo", "--searcher-option", "n_steps=1"], "stable-baselines3 rejected"),
+    (["--oracle", "prior:int8"], "unknown prior regime 'int8'"),
+    (["--max-accuracy-drop", "150"], "it is in points, so it must be in [0, 100]"),
+    (["--oracle", "os:getcwd", "--max-accuracy-drop", "2"], "in fraction, so it must be in"),
 ])
 def test_bad_run_options_are_refused_with_a_message(capsys, tmp_path, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)
@@ -125,3 +129,24 @@ def test_an_oracle_that_is_not_an_oracle_is_named(capsys, tmp_path, monkeypatch)
     code = main(["explore", "--budget", "10", "--no-progress", "--oracle", "fake_oracle:make"])
     err = capsys.readouterr().err
     assert code == 2 and "not an accuracy oracle" in err
+
+
+def test_accuracy_budget_is_in_top1_points_for_the_prior(capsys, tmp_path, monkeypatch):
+    """``--max-accuracy-drop 2`` with the prior is two points of top-1 (0.02 in the run's
+    config), every output names the regime, and the report prints points."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["explore", "--budget", "40", "--no-progress", "--out", "run",
+                 "--oracle", "prior:ptq", "--max-accuracy-drop", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ptq regime" in out and "points of top-1" in out
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["max_accuracy_drop"] == 0.02 and config["oracle"] == "prior:ptq"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["accuracy"]["regime"] == "ptq"
+    assert summary["accuracy"]["command_line_drop_unit"] == "points"
+    assert main(["explore", "--resume", "run", "--no-progress", "--max-accuracy-drop", "2"]) == 0
+    capsys.readouterr()
+    assert main(["report", "run"]) == 0
+    report = capsys.readouterr().out
+    assert "max accuracy drop 2.00 points of top-1" in report and "drop pts" in report
+    assert "ptq regime" in report

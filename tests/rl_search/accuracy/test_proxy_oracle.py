@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from cost_models.design import Design, DesignError, uniform_design
-from hwsim.ir import zoo
+from hwsim.ir import Workload, zoo
+from hwsim.ir.layers import Conv2d, Linear
 from rl_search.accuracy import ProxyOracle, RealOracle, random_batch, random_designs
 from rl_search.accuracy.compress import layer_full_ranks
 
@@ -142,16 +143,26 @@ def test_prior_labels_every_estimate_and_states_its_assumptions():
         for b in (8, 6, 4, 3, 2)
     ]
     assert all(e.kind == "prior" for e in estimates)
+    assert all(e.details["regime"] == "qat" for e in estimates)
+    # top-1 as a fraction: torchvision's ResNet-18 minus the points lost
+    assert all(e.baseline == pytest.approx(0.69758) for e in estimates)
     accs = [e.accuracy for e in estimates]
-    assert accs == sorted(accs, reverse=True) and accs[0] > 0.99 and accs[-1] < 0.5
+    assert accs == sorted(accs, reverse=True) and accs[0] > 0.69
     assert estimates[0].details["assumptions"]["spectrum_exponent"] == 0.5
-    scaled = ProxyOracle.prior(workload, baseline=0.6976, chance=0.001)
-    assert (
-        scaled.estimate(uniform_design(workload, 8, 8, mapping={"lut_fraction": 0.5})).baseline
-        == 0.6976
-    )
+    assert estimates[0].details["assumptions"]["float_top1_known"] is True
+    ptq = ProxyOracle.prior(workload, regime="ptq")
+    w4 = uniform_design(workload, 4, 4, mapping={"lut_fraction": 1.0})
+    assert ptq.estimate(w4).accuracy < prior.estimate(w4).accuracy  # no training, more loss
+    scaled = ProxyOracle.prior(workload, float_top1=75.0)
+    assert scaled.estimate(w4).baseline == 0.75
+    tiny = Workload("tiny-prior", (Conv2d("c1", 3, 8, 8, 8, 3, 3, padding=1),
+                                   Linear("fc", 512, 10)))
+    unknown = ProxyOracle.prior(tiny)
+    assert unknown.baseline == 1.0 and unknown.assumptions["float_top1_known"] is False
     with pytest.raises(DesignError, match="unknown"):
         ProxyOracle.prior(workload, sensitivity=3.0)
+    with pytest.raises(DesignError, match="regime"):
+        ProxyOracle.prior(workload, regime="int8")
 
 
 @pytest.mark.parametrize(
