@@ -151,8 +151,16 @@ class LutCore:
 
 @dataclass(frozen=True, slots=True)
 class SystolicArray:
-    """Systolic-array ASIC (SCALE-Sim style): ``rows x cols`` PEs, on-chip SRAM per operand,
-    dataflow ``ws`` / ``os`` / ``is``, DRAM bandwidth in bytes per cycle."""
+    """Systolic-array ASIC (SCALE-Sim style): ``rows x cols`` PEs, on-chip SRAM per operand
+    (double-buffered, as SCALE-Sim's scratchpads), dataflow ``ws`` / ``os`` / ``is``, DRAM
+    bandwidth in bytes per cycle.
+
+    :param bits: the PE's operand width (one SRAM word holds one operand of this width).
+    :param bit_fusion: Bit Fusion PEs (Sharma et al., ISCA'18): a PE fuses 2/4/8-bit operands
+        into more multiplies per cycle; without it every operand up to ``bits`` takes one
+        multiply and wider ones take several passes.
+    :param area_budget_mm2: the die area a design may use (a feasibility limit); ``None``: none.
+    """
 
     rows: int = 32
     cols: int = 32
@@ -163,6 +171,8 @@ class SystolicArray:
     clock_mhz: float = 1000.0
     dram_bytes_per_cycle: float = 16.0
     bits: int = 8
+    bit_fusion: bool = False
+    area_budget_mm2: float | None = None
 
     def __post_init__(self) -> None:
         c = Checker()
@@ -172,7 +182,21 @@ class SystolicArray:
                   "must be one of 'ws', 'os', 'is'")
         _check_floats(c, self, {"clock_mhz": MAX_CLOCK_MHZ,
                                 "dram_bytes_per_cycle": MAX_DRAM_BYTES_PER_CYCLE})
-        _check_ints(c, self, ("bits",), 1, 32)
+        c.require(_is_int(self.bits) and self.bits in (2, 4, 8, 16), "bits", self.bits,
+                  "must be 2, 4, 8 or 16 (the PE's operand width)")
+        c.require(isinstance(self.bit_fusion, bool), "bit_fusion", self.bit_fusion,
+                  "must be true or false")
+        if self.area_budget_mm2 is not None:
+            _check_floats(c, self, {"area_budget_mm2": MAX_AREA_MM2})
+        if not c.problems:
+            # each half of a double-buffered scratchpad holds one array row of operands, of up
+            # to 16 bits (hwsim.asic.analytic.memory_costs)
+            edge = max(self.rows, self.cols)
+            for name in ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib"):
+                kib = getattr(self, name)
+                c.require(kib * 8192 >= 2 * edge * 16, name, kib,
+                          f"is smaller than two rows of {edge} 16-bit words (double-buffered) "
+                          f"for a {self.rows}x{self.cols} array")
         c.raise_if_any(SpecError, "SystolicArray")
 
 

@@ -501,7 +501,7 @@ def test_gpu_lstm_and_systolic_presets():
     assert load_hardware("tie").lstm_accelerator == LstmAccelerator(
         style="tie", pes=16, banks=16, clock_mhz=1000.0, area_mm2=1.74)
     sa = load_hardware("systolic-32x32").systolic_array
-    assert sa == SystolicArray(32, 32, "os", 64, 64, 64, 1000.0, 10.0, 8)
+    assert sa == SystolicArray(32, 32, "os", 64, 64, 64, 1000.0, 10.0, 8, area_budget_mm2=1.6)
 
 
 def test_hardware_summary_holds_every_field_of_present_components():
