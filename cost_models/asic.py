@@ -51,6 +51,30 @@ def _with(choices: tuple[Any, ...], preset: Any) -> tuple[Any, ...]:
     return tuple(sorted(set(choices) | {preset}))
 
 
+def _memory(a: Any, k_eff: Any, cols: dict[str, Any], flows: Any, a_store: Any,
+            w_store: Any) -> sa.SystolicCosts:
+    """:func:`hwsim.asic.analytic.memory_costs` of every (design, GEMM) pair, ``[n, G]``
+    fields. ``k`` differs per design under Bit Fusion, so the pairs go to the kernel as the
+    GEMMs of one design; and a search's batch repeats the same pairs many times (few hardware
+    choices, few bit-widths), so each distinct pair is costed once."""
+    shape = k_eff.shape
+    key = np.stack([np.broadcast_to(v, shape).reshape(-1).astype(np.float64) for v in (
+        a.m, a.n, k_eff, a.count, cols["rows"][:, None], cols["cols"][:, None], flows,
+        cols["ifmap_sram_kib"][:, None] * 8.0 / a_store,
+        cols["filter_sram_kib"][:, None] * 8.0 / w_store,
+        cols["ofmap_sram_kib"][:, None] * 8.0 / a_store,
+        cols["dram_bytes_per_cycle"][:, None] * 8.0 / np.maximum(w_store, a_store))], axis=1)
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    ints = uniq[:, :7].astype(np.int64)
+    mem = sa.memory_costs(ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3], ints[None, :, 4],
+                          ints[None, :, 5], ints[None, :, 6], uniq[None, :, 7],
+                          uniq[None, :, 8], uniq[None, :, 9], word_bytes=1,
+                          dram_bytes_per_cycle=uniq[None, :, 10], parallel=False)
+    return dataclasses.replace(mem, **{f.name: getattr(mem, f.name)[0, inverse].reshape(shape)
+                                       for f in dataclasses.fields(mem)})
+
+
 class SystolicTarget(Target):
     """A SCALE-Sim-style systolic array (the ``[systolic_array]`` component)."""
 
@@ -88,6 +112,22 @@ class SystolicTarget(Target):
         return "every output channel at the design's weight and activation bits"
 
     # ------------------------------------------------------------------------ batch
+    def design_batch(self, designs: list[Design]) -> DesignBatch:
+        """As :meth:`Target.design_batch`; a design overriding the array's own ``dataflow``
+        gets it as the per-layer dataflow wherever it leaves the mapping knob unset (a batch
+        holds numbers only)."""
+        out = []
+        for d in designs:
+            flow = d.overrides("systolic_array").get("dataflow")
+            if flow is not None:
+                hardware = tuple((c, tuple((f, v) for f, v in fields if f != "dataflow"))
+                                 for c, fields in d.hardware)
+                d = dataclasses.replace(d, hardware=tuple((c, f) for c, f in hardware if f))
+                d = d.with_changes(mapping={"dataflow": [flow if v is None else v
+                                                         for v in d.mapping_values("dataflow")]})
+            out.append(d)
+        return super().design_batch(out)
+
 
     def _columns(self, batch: DesignBatch) -> dict[str, npt.NDArray[Any]]:
         """Each ``[systolic_array]`` field as a ``[n]`` column (the preset's value where the
@@ -171,19 +211,7 @@ class SystolicTarget(Target):
         # port are given in operands of each width (one DRAM rate per design: the wider one's)
         w_store = np.where(fusion, energy.fused_bits(wb), np.maximum(pe_bits, wb))
         a_store = np.where(fusion, energy.fused_bits(ab), np.maximum(pe_bits, ab))
-        shape = wb.shape
-        flat = (lambda v: np.broadcast_to(v, shape).reshape(1, -1))  # noqa: E731
-        # every (design, GEMM) pair as a GEMM of one design: k differs per design under fusion
-        mem = sa.memory_costs(
-            flat(a.m)[0], flat(a.n)[0], flat(k_eff)[0], flat(a.count)[0],
-            flat(cols["rows"][:, None]), flat(cols["cols"][:, None]), flat(flows),
-            flat(cols["ifmap_sram_kib"][:, None] * 8.0 / a_store),
-            flat(cols["filter_sram_kib"][:, None] * 8.0 / w_store),
-            flat(cols["ofmap_sram_kib"][:, None] * 8.0 / a_store), word_bytes=1,
-            dram_bytes_per_cycle=flat(cols["dram_bytes_per_cycle"][:, None] * 8.0
-                                      / np.maximum(w_store, a_store)), parallel=False)
-        mem = dataclasses.replace(mem, **{f.name: getattr(mem, f.name).reshape(shape)
-                                          for f in dataclasses.fields(mem)})
+        mem = _memory(a, k_eff, cols, flows, a_store, w_store)
         compute = mem.compute_cycles * passes
         scalesim_stall = mem.stall_cycles * passes
         # physical DRAM traffic (valid operands; SCALE-Sim's own columns also count the null

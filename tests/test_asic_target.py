@@ -212,3 +212,12 @@ def test_sb3_agent_explores_the_systolic_target(tmp_path):
     assert json.loads((out / "summary.json").read_text())["evaluations"] == 200
     best = cm.load_design(out / "best.toml", R20)
     assert cm.evaluate(R20, "eyeriss-like", best).feasible
+
+
+def test_overriding_the_arrays_dataflow_sets_the_unset_layers():
+    own = cm.uniform_design(R20, 8, 8, hardware={"systolic_array": {"dataflow": "is"}})
+    per_layer = cm.uniform_design(R20, 8, 8, mapping={"dataflow": "is"})
+    report = cm.evaluate(R20, "systolic-32x32", own)
+    assert report.hardware["systolic_array"]["dataflow"] == "is"
+    assert {layer.mapping["dataflow"] for layer in report.layers} == {"is"}
+    assert report.total_cycles == cm.evaluate(R20, "systolic-32x32", per_layer).total_cycles
