@@ -27,12 +27,17 @@ line, ``F*L - 1`` plus stalls, as "Total Cycles".
 **Memory** (approximate; docs/asic.md states the bands): SCALE-Sim's double-buffered SRAMs
 (``memory/read_buffer.py``, ``write_buffer.py``) re-counted event by event in ``_memory_one``:
 a read operand whose prefetch stream fits the active half of its SRAM is read before cycle 0;
-otherwise each refill of half the SRAM is ready ``ceil(W/2 / bw) + 1`` cycles after the last,
-and the array stalls when it asks for one too early; the ofmap buffer drains half its words at a
-time and stalls the array when full. The refills counted are an ideal double buffer's (the
-streamed operand re-read once per outer fold, the stationary one read once). SCALE-Sim's window
-only moves forward around its ring, so where its demand order steps back across a window
-boundary it refetches the stream; that is not reproduced.
+otherwise each refill of the other half (``P = W - ceil(W/2)`` words) is ready
+``ceil(P/bw) + 1`` cycles after the last, and the array stalls when it asks for one too early;
+the ofmap buffer drains half its words at a time and stalls the array when full. The refills
+counted are an ideal double buffer's (the streamed operand re-read once per outer fold, the
+stationary one read once). SCALE-Sim's window only moves forward around its ring, so where its
+demand order steps back across a window boundary it refetches the stream; that is not
+reproduced.
+
+Length: about 660 lines, over the ~600 guideline on purpose: the kernels call each other and
+numba's cache does not see edits across modules (STYLE.md), so they stay in one module with the
+public wrappers that validate their inputs, as in ``hwsim/fpga/analytic.py``.
 """
 
 from __future__ import annotations
@@ -563,7 +568,8 @@ def compute_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str |
     c = Checker()
     code = _layer_code(c, {"m": m, "n": n, "k": k, "rows": rows, "cols": cols}, dataflow)
     c.raise_if_any(RecordError, "compute_cycles input")
-    result: int = _compute_one.py_func(int(m), int(n), int(k), int(rows), int(cols), code)
+    plain = getattr(_compute_one, "py_func", _compute_one)  # NUMBA_DISABLE_JIT=1: no py_func
+    result: int = plain(int(m), int(n), int(k), int(rows), int(cols), code)
     return result
 
 
@@ -574,7 +580,8 @@ def utilisation(m: int, n: int, k: int, rows: int, cols: int, dataflow: str | in
     c = Checker()
     code = _layer_code(c, {"m": m, "n": n, "k": k, "rows": rows, "cols": cols}, dataflow)
     c.raise_if_any(RecordError, "utilisation input")
-    mapping, util = _utilisation_one.py_func(int(m), int(n), int(k), int(rows), int(cols), code)
+    plain = getattr(_utilisation_one, "py_func", _utilisation_one)
+    mapping, util = plain(int(m), int(n), int(k), int(rows), int(cols), code)
     return float(mapping), float(util)
 
 
@@ -648,9 +655,11 @@ def layer_costs(m: int, n: int, k: int, count: int, rows: int, cols: int, datafl
     if not ok or max(rows, cols) > MAX_ARRAY_DIM or 2 * max(rows, cols) > min(words) \
             or float(m) * n * k * count >= _MAX_WORK \
             or count * compute_cycles(m, n, k, rows, cols, code) >= _MAX_WORK:
-        # the array checks name every problem
-        return memory_costs([m], [n], [k], [count], rows, cols, dataflow, *kib[:3],
-                            word_bytes=word_bytes, dram_bytes_per_cycle=dram_bytes_per_cycle)
+        try:  # the array checks name every problem (or accept what is merely unusual)
+            return memory_costs([m], [n], [k], [count], rows, cols, dataflow, *kib[:3],
+                                word_bytes=word_bytes, dram_bytes_per_cycle=dram_bytes_per_cycle)
+        except RecordError as err:
+            raise RecordError("layer_costs input", err.problems) from None
     ints = np.empty((len(_INT_FIELDS), 1, 1), dtype=np.int64)
     floats = np.empty((3, 1, 1), dtype=np.float64)
     _costs_one(m, n, k, count, rows, cols, code, words[0], words[1], words[2],

@@ -4,8 +4,9 @@ Nothing here is closed-form: every figure is summed over the folds in the order 
 builds them (``compute/systolic_compute_{os,ws,is}.py``, ``create_*_demand_mat``: ``for fc in
 col folds: for fr in row folds``), with each fold's demand-matrix shape taken as SCALE-Sim
 concatenates it (null prefix / suffix rows, then the skew that adds ``columns - 1`` rows). The
-memory re-count walks the same folds to find where each SRAM refill is first needed. It is slow
-on purpose; the tests compare it with the closed forms and the numba kernels on random shapes.
+memory re-count walks the same folds to find where each SRAM refill is first needed and where
+each ofmap drain starts. It is plain and slow; the tests compare it with the closed forms and the
+numba kernels on random shapes.
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ def memory(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, ifmap_wo
     """Stall cycles and DRAM traffic of one repetition of one GEMM, walking the folds.
 
     The same model as :func:`hwsim.asic.analytic.memory_costs` (its ``_memory_one``): refills
-    found by scanning each fold's entries, late ones charged twice their lateness, and the
-    ofmap buffer's drains followed write by write, in the order the array meets them.
+    placed in the folds that consume their first entries, late ones charged twice their
+    lateness, and the ofmap buffer's drains followed write by write, in the order the array
+    meets them.
     """
     out: dict[str, Any] = dict(compute(m, n, k, rows, cols, dataflow))
     dram = {}

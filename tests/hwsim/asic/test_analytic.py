@@ -334,7 +334,7 @@ def test_layer_costs_names_every_problem() -> None:
         layer_costs(0, 4, 4, 1, 2, 2, "xs", 64, 64, -1, word_bytes=1,
                     dram_bytes_per_cycle=float("inf"))
     text = str(err.value)
-    assert "invalid memory_costs input: 4 problem(s)" in text
+    assert "invalid layer_costs input: 4 problem(s)" in text
     for needle in ("m: must be integers in [1,", "dataflow: must be one of", "(got 'xs')",
                    "ofmap_sram_kib: must be finite numbers", "dram_bytes_per_cycle"):
         assert needle in text, needle
