@@ -164,7 +164,12 @@ class SystolicTarget(Target):
                                     "set the dataflow per layer with mapping['dataflow']"))
         budget = self.array.area_budget_mm2
         cols["area_budget_mm2"] = np.full(n, math.inf if budget is None else budget)
-        cols["bit_fusion"] = np.asarray(cols["bit_fusion"]).astype(bool)
+        fusion = np.asarray(cols["bit_fusion"], dtype=np.float64)
+        if not np.isin(fusion, (0.0, 1.0)).all():
+            problems.append(Problem("hardware.systolic_array.bit_fusion",
+                                    fusion[~np.isin(fusion, (0.0, 1.0))][0],
+                                    "must be true or false (0 or 1)"))
+        cols["bit_fusion"] = fusion == 1.0
         if not problems:
             edge = np.maximum(cols["rows"], cols["cols"])
             for name in SRAM_FIELDS:

@@ -152,6 +152,9 @@ def test_bad_batch_columns_and_dataflows_name_the_field():
     with pytest.raises(cm.DesignError, match="systolic_array.rows"):
         target.evaluate_batch(R20, cm.DesignBatch(wb, wb, hardware={
             "systolic_array.rows": np.array([32, 0])}))
+    with pytest.raises(cm.DesignError, match="systolic_array.bit_fusion"):
+        target.evaluate_batch(R20, cm.DesignBatch(wb, wb, hardware={
+            "systolic_array.bit_fusion": np.array([1, 2])}))
     with pytest.raises(cm.DesignError, match="mapping.dataflow"):
         target.evaluate_batch(R20, cm.DesignBatch(wb, wb, mapping={
             "dataflow": np.full((2, n), 7.0)}))
