@@ -6,7 +6,12 @@ equations). Precision is N3H-Core's: first and last layers W8A8, the others W4A4
 the DSP core always keeps 8-bit weights (so DSP-only runs W8A4 there, as in the paper). Three
 designs per board and workload:
 
-* best DSP-only: the fastest feasible DSP core (buffers Dl, Dr), every layer at lut_fraction 0;
+* best DSP-only, one block: the fastest feasible DSP core of N3H-Core's release (one 16x16
+  block, 128 DSP slices; buffers Dl, Dr), every layer at lut_fraction 0;
+* best DSP-only, board-sized: the fastest feasible array of such blocks (``hwsim.fpga.dsp_array``:
+  as many 16x16 blocks as the board's DSPs, BRAM and LUTs allow, channel tiles or whole
+  repetitions dealt out between them; each layer at least its DRAM traffic over the board's
+  port; optimistic: no contention between the blocks beyond that floor);
 * best LUT-only: the fastest feasible BISMO array (Dm, Dk, Dn, LMEM), lut_fraction 1;
 * best heterogeneous: the fastest feasible pair, each layer split at its exact balance point
   (a depthwise convolution's channels, one per group, are split as whole groups).
@@ -27,6 +32,7 @@ import numpy as np
 
 from cost_models import default_design
 from hwsim.fpga import analytic
+from hwsim.fpga.dsp_array import dsp_array_cycles, dsp_array_resources
 from hwsim.fpga.resources import check_feasible, total_resources
 from hwsim.ir import zoo
 from hwsim.spec import DspCore, LutCore, load_hardware
@@ -54,6 +60,29 @@ def network_cycles(wl, bits_w, bits_a, rho, lut, dsp) -> float:
     return float(analytic.batch_network_cycles(arrays, bits_w, bits_a, rho, lut, dsp)[0])
 
 
+def best_dsp_array(wl, device, bits_a):
+    """The fastest feasible board-sized DSP array: (cycles, (core, blocks, DSPs used))."""
+    arrays = wl.to_arrays()
+    act_max = int(bits_a.max())
+    best_cycles, best_cfg = np.inf, None
+    for dsp in DSP_GRID:
+        blocks = 1
+        while True:
+            used = dsp_array_resources(device, dsp, blocks, act_max)
+            if not check_feasible(used, device)[0]:
+                break
+            cycles = sum(dsp_array_cycles(int(arrays.m[g]), int(arrays.n[g]), int(arrays.k[g]),
+                                          int(bits_a[arrays.layer[g]]), dsp, blocks,
+                                          count=int(arrays.count[g]),
+                                          independent=bool(arrays.independent[g]),
+                                          dram_bytes_per_cycle=device.dram_bytes_per_cycle)
+                         for g in range(len(arrays)))
+            if cycles < best_cycles:
+                best_cycles, best_cfg = cycles, (dsp, blocks, used.dsp)
+            blocks += 1
+    return best_cycles, best_cfg
+
+
 def best(wl, device, bits_w, bits_a, mode):
     act_max = int(bits_a.max())
     best_cycles, best_cfg = np.inf, None
@@ -75,12 +104,16 @@ def best(wl, device, bits_w, bits_a, mode):
 
 
 def describe(cfg) -> str:
+    if len(cfg) == 3:  # a DSP array
+        dsp, blocks, dsps = cfg
+        return (f"{blocks} x DSP 16x16 Dl{dsp.input_buffer_depth} Dr{dsp.weight_buffer_depth} "
+                f"({dsps:,} DSP slices)")
     lut, dsp = cfg
     parts = []
     if lut is not None:
         parts.append(f"LUT {lut.rows}x{lut.depth_bits}x{lut.cols} L{lut.act_buffer_depth}")
     if dsp is not None:
-        parts.append(f"DSP Dl{dsp.input_buffer_depth} Dr{dsp.weight_buffer_depth}")
+        parts.append(f"DSP Dl{dsp.input_buffer_depth} Dr{dsp.weight_buffer_depth} (128 DSP slices)")
     return " + ".join(parts)
 
 
@@ -100,8 +133,10 @@ for board in BOARDS:
         d = default_design(wl)
         bw, ba = np.array(d.weight_bits), np.array(d.act_bits)
         results = {mode: best(wl, device, bw, ba, mode) for mode in ("dsp", "lut", "hetero")}
+        results["dsp_array"] = best_dsp_array(wl, device, ba)
         het = results["hetero"][0]
-        for mode, label in (("dsp", "DSP-only"), ("lut", "LUT-only"), ("hetero", "heterogeneous")):
+        for mode, label in (("dsp", "DSP 1 block"), ("dsp_array", "DSP board"),
+                            ("lut", "LUT-only"), ("hetero", "heterogeneous")):
             cycles, cfg = results[mode]
             ms = cycles / (device.clock_mhz * 1e3)
             ratio = f"{cycles / het:.2f}x" if mode != "hetero" else ""

@@ -36,6 +36,7 @@ from cost_models.report import CostReport, LayerCost
 from cost_models.targets import Target, register_target
 from hwsim.errors import Problem, RecordError, SpecError
 from hwsim.fpga import analytic
+from hwsim.fpga.dsp_array import dsp_core_dram_bytes
 from hwsim.fpga.resources import (
     Resources,
     dsp_core_resources,
@@ -77,15 +78,7 @@ def dram_bytes(m: int, n_lut: int, n_dsp: int, k: int, w_bits: int, a_bits: int,
         total += lut_repetitions * (t_m * lut.rows * k * a_bits / 8
                                     + rounds * n_pad * k * w_bits / 8 + m * n_lut * 4)
     if n_dsp and dsp_repetitions:
-        packed = a_bits <= dsp.pack_act_bits
-        t_k = -(-k // (dsp.block_rows * (2 if packed else 1)))
-        rows_per_group = max(dsp.input_buffer_depth // t_k, 1)
-        blocks_per_group = max(dsp.weight_buffer_depth // t_k // 2, 1)
-        t_n = -(-n_dsp // dsp.block_cols)
-        input_groups = -(-m // rows_per_group)
-        weight_groups = -(-t_n // blocks_per_group)
-        total += dsp_repetitions * (m * k * weight_groups + t_n * dsp.block_cols * k * input_groups
-                                    + m * n_dsp)
+        total += dsp_repetitions * dsp_core_dram_bytes(m, n_dsp, k, a_bits, dsp)
     return math.ceil(total)
 
 

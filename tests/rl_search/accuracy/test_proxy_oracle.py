@@ -84,9 +84,31 @@ def test_more_noise_never_predicts_more_accuracy(proxy, data):
     safer_fr = list(fr)
     safer_fr[layer] = 0.0
     assert proxy.estimate_batch([wb], [ab], [safer_fr])[0] >= base - 1e-9
-    # a layer's error terms grow as its knobs shrink, wherever the tables are monotone
     e_w, e_a, _ = proxy.error_terms([wb], [ab], [fr])
     assert np.all(e_w >= 0) and np.all(e_a >= 0)
+
+
+def test_error_terms_grow_as_knobs_shrink(proxy):
+    """Every layer's weight noise (all channels on the LUT core) and activation noise at
+    hand-chosen bit ladders 8 > 6 > 4 > 3 > 2, its weight noise at 2 bits as more channels move
+    to the LUT core (0, 1/4, 1/2, 1), and its low-rank error as the rank falls (full, half,
+    one), each design differing from the previous in that knob alone."""
+    n = len(proxy.layer_names)
+    full = proxy.full_ranks
+    ladder = (8, 6, 4, 3, 2)
+    e_w = proxy.error_terms([[b] * n for b in ladder], [[8] * n] * 5, [[1.0] * n] * 5)[0]
+    e_a = proxy.error_terms([[8] * n] * 5, [[b] * n for b in ladder], [[0.0] * n] * 5)[1]
+    assert np.all(np.diff(e_w, axis=0) > 0), e_w
+    assert np.all(np.diff(e_a, axis=0) > 0), e_a
+    shares = (0.0, 0.25, 0.5, 1.0)
+    e_split = proxy.error_terms([[2] * n] * 4, [[8] * n] * 4, [[f] * n for f in shares])[0]
+    assert np.all(np.diff(e_split, axis=0) >= -1e-12) and np.all(e_split[-1] > e_split[0])
+    factorised = full > 0
+    assert factorised.any()
+    ranks = [full, np.where(factorised, np.maximum(full // 2, 1), 0),
+             np.where(factorised, 1, 0)]
+    e_r = proxy.error_terms([[8] * n] * 3, [[8] * n] * 3, [[0.0] * n] * 3, ranks)[2]
+    assert np.all(np.diff(e_r[:, factorised], axis=0) > 0), e_r
 
 
 def test_tables_follow_the_weights(proxy):
