@@ -166,3 +166,17 @@ sim = simulate_layer(M[largest], N[largest], K[largest], 8, 8, 0.5, LUT, DSP, 16
 print(f"largest GEMM (m={M[largest]}, n={N[largest]}, k={K[largest]}, A8W8, split 0.5): "
       f"{(time.perf_counter() - t0) * 1e3:.1f} ms, {sim.events} events")
 sys.stdout.flush()
+
+# --- 6. the presets ---------------------------------------------------------------------------
+import cost_models as cm  # noqa: E402
+from hwsim.ir import zoo  # noqa: E402
+
+print("\n== presets: ResNet-18, the default design (first/last W8A8, others W4A4), balance "
+      "splits; cycle tier (shared port of the board) vs analytic")
+wl = zoo.get("resnet18")
+for preset in ("n3h-pynq-z2", "n3h-zc706", "n3h-zcu104", "n3h-zcu102"):
+    a = cm.evaluate(wl, preset)
+    c = cm.evaluate(wl, preset, fidelity="cycle")
+    port = cm.get_target(preset).device.dram_bytes_per_cycle
+    print(f"{preset:>12} (port {port:g} B/cycle): analytic {a.latency_ms:8.2f} ms, cycle "
+          f"{c.latency_ms:8.2f} ms ({c.total_cycles / a.total_cycles - 1:+.1%})")
