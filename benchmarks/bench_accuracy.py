@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from _common import cpu_model, parse_args
+from _common import best_seconds, cpu_model, parse_args
 from scipy.stats import spearmanr
 
 from hwsim.ir import zoo
@@ -55,15 +54,6 @@ class Args:
 
 
 args = parse_args(Args, __doc__)
-
-
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 

@@ -1,8 +1,8 @@
 """The systolic-array presets on ResNet-18 and MobileNetV2: latency, energy and PE utilisation at
 uniform 8 bits on the preset's hardware, and at the best mixed-precision design the genetic
 search finds in the ``n3h`` space (the array's hardware knobs, Bit Fusion PEs among them, the
-per-layer dataflow and weight / activation bits) within the preset's area budget and the accuracy-drop
-budget (top-1 points under the weight-free prior, qat regime).
+per-layer dataflow and weight / activation bits) within the preset's area budget and the
+accuracy-drop budget (top-1 points under the weight-free prior, qat regime).
 
 Run: ``python benchmarks/bench_asic_table.py [--budget 2000 --seed 0 --max-accuracy-drop 1]``.
 Prints a markdown table (the README's) with the machine it ran on.

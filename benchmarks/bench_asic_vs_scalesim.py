@@ -22,14 +22,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
-from _common import cpu_model, parse_args
+from _common import best_seconds, cpu_model, parse_args
 
 try:
     import hwsim  # noqa: F401
@@ -134,15 +133,6 @@ def scalesim_layer(m: int, n: int, k: int, rows: int, cols: int, flow: str
             figures.update({h.strip(): float(v) for h, v in zip(head, row, strict=False)
                             if h.strip() and v.strip()})
     return figures, seconds
-
-
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def ours_layer(m: int, n: int, k: int, rows: int, cols: int, flow: str) -> Any:

@@ -13,13 +13,12 @@ import importlib.util
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numba
 import numpy as np
-from _common import cpu_model, parse_args
+from _common import best_seconds, cpu_model, parse_args
 
 from hwsim.fpga import analytic as an
 from hwsim.fpga import batch_network_cycles, exact_balance, hetero_layer_cycles, n3h_sweep_balance
@@ -46,15 +45,6 @@ class Args:
 
 
 args = parse_args(Args, __doc__)
-
-
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 

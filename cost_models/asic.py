@@ -31,8 +31,8 @@ from cost_models.batch import BatchCost, DesignBatch, KnobSpec
 from cost_models.design import Design, DesignError
 from cost_models.report import CostReport, LayerCost
 from cost_models.targets import Target, register_target
-from hwsim.asic import cycle, energy
 from hwsim.asic import analytic as sa
+from hwsim.asic import cycle, energy
 from hwsim.errors import Problem
 from hwsim.ir import Workload
 from hwsim.spec import Hardware, SystolicArray
@@ -335,7 +335,7 @@ class SystolicTarget(Target):
                 units={"array": compute, "dram_stall": max(stall, 0.0)},
                 bound="array" if compute >= stall else "dram_stall",
                 mapping={"dataflow": DATAFLOWS[int(c["flows"][0, g0])]},
-                dram_bytes=int(math.ceil(float(c["dram_bytes"][0, g0:g1].sum()))),
+                dram_bytes=math.ceil(float(c["dram_bytes"][0, g0:g1].sum())),
                 energy_pj=float(c["energy_pj"][0, g0:g1].sum()),
                 rank=None if design.rank is None else design.rank[i], details=details))
         area = float(c["area_mm2"][0])

@@ -149,13 +149,13 @@ def test_bad_batch_columns_and_dataflows_name_the_field():
     target = cm.get_target("systolic-32x32")
     n = len(R20.layers)
     wb = np.full((2, n), 8)
-    with pytest.raises(cm.DesignError, match="systolic_array.rows"):
+    with pytest.raises(cm.DesignError, match=r"systolic_array\.rows"):
         target.evaluate_batch(R20, cm.DesignBatch(wb, wb, hardware={
             "systolic_array.rows": np.array([32, 0])}))
-    with pytest.raises(cm.DesignError, match="systolic_array.bit_fusion"):
+    with pytest.raises(cm.DesignError, match=r"systolic_array\.bit_fusion"):
         target.evaluate_batch(R20, cm.DesignBatch(wb, wb, hardware={
             "systolic_array.bit_fusion": np.array([1, 2])}))
-    with pytest.raises(cm.DesignError, match="mapping.dataflow"):
+    with pytest.raises(cm.DesignError, match=r"mapping\.dataflow"):
         target.evaluate_batch(R20, cm.DesignBatch(wb, wb, mapping={
             "dataflow": np.full((2, n), 7.0)}))
     with pytest.raises(cm.DesignError, match="dataflow"):
