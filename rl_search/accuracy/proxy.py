@@ -1,5 +1,9 @@
 """The proxy oracle: predicted accuracy from per-layer noise terms and calibrated sensitivities.
 
+Length: over 600 lines on purpose. The calibrated proxy and the weight-free prior are one model
+(the same per-layer terms, weighting and link; the prior's parameters come from published
+results instead of real evaluations), so they share their private helpers here.
+
 **Error terms.** For a design, every layer ``l`` gets a relative noise energy, the
 noise-to-signal ratio at the layer's GEMM output, each term measured once on the layer's actual
 weights and its inputs from the calibration batch (data-aware, like the output-reconstruction
