@@ -194,8 +194,12 @@ def _start_cli(helpers_dir: Path, out: Path, budget: int) -> subprocess.Popen[by
             "--target", "n3h-zcu102", "--space", "haq", "--searcher", f"{HELPERS}:BatchRandom",
             "--searcher-option", "delay_s=0.04", "--oracle", f"{HELPERS}:make_oracle",
             "--budget", str(budget), "--seed", "5", "--out", str(out), "--no-progress"]
+    # A harness that runs the suite with SIGINT ignored (a background job, some CI runners)
+    # passes that on, and Python then installs no KeyboardInterrupt handler: give the child the
+    # default disposition, as a terminal's Ctrl-C meets it.
     return subprocess.Popen(argv, env=_cli_env(helpers_dir), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_lines(proc: subprocess.Popen[bytes], path: Path, n: int) -> None:
