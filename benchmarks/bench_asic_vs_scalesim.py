@@ -11,10 +11,8 @@ one core. Goals: compute cycles equal on every shape; >= 10,000x faster per laye
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import csv
-import importlib
 import io
 import os
 import platform
@@ -62,52 +60,8 @@ SHAPES = [(1, 1, 1), (7, 13, 29), (33, 65, 17), (2, 100, 3), (64, 64, 64), (100,
           (16, 64, 512)]
 
 
-def _max(*a: Any, **kw: Any) -> Any:  # SCALE-Sim 3.0.0 on numpy 2: see record_scalesim.py
-    result = builtins.max(*a, **kw)
-    if isinstance(result, np.ndarray) and result.ndim and result.size == 1:
-        return result.reshape(())
-    return result
-
-
-for _module in ("scalesim.memory.read_buffer", "scalesim.memory.write_buffer",
-                "scalesim.memory.double_buffered_scratchpad_mem", "scalesim.single_layer_sim"):
-    importlib.import_module(_module).max = _max  # type: ignore[attr-defined]
+from _scalesim import CONFIG  # noqa: E402  (importing it applies the numpy shim)
 from scalesim.scale_sim import scalesim  # noqa: E402
-
-CONFIG = """[general]
-run_name = run
-[architecture_presets]
-ArrayHeight: {rows}
-ArrayWidth: {cols}
-IfmapSramSzkB: {kib}
-FilterSramSzkB: {kib}
-OfmapSramSzkB: {kib}
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Bandwidth: {bw}
-Dataflow: {flow}
-ReadRequestBuffer: 512
-WriteRequestBuffer: 512
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bw}
-IfmapSRAMBankNum: 1
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bw}
-FilterSRAMBankNum: 1
-FilterSRAMBankPort: 2
-[sparsity]
-SparsitySupport: false
-SparseRep: ellpack_block
-OptimizedMapping: false
-BlockSize: 8
-RandomNumberGeneratorSeed: 40
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
 
 
 def scalesim_layer(m: int, n: int, k: int, rows: int, cols: int, flow: str
@@ -116,7 +70,8 @@ def scalesim_layer(m: int, n: int, k: int, rows: int, cols: int, flow: str
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "scale.cfg").write_text(CONFIG.format(
-            rows=rows, cols=cols, kib=args.sram_kib, bw=args.dram_words_per_cycle, flow=flow))
+            rows=rows, cols=cols, ifmap_sram_kib=args.sram_kib, filter_sram_kib=args.sram_kib,
+            ofmap_sram_kib=args.sram_kib, bw=args.dram_words_per_cycle, dataflow=flow))
         (folder / "topology.csv").write_text(f"Layer, M, N, K,\nl0, {m}, {n}, {k},\n")
         (folder / "layout.csv").write_text("Layer,\n")
         start = time.perf_counter()

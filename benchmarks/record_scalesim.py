@@ -35,7 +35,6 @@ a ``max`` that returns a 0-d array for a one-element result; nothing else change
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import csv
 import importlib
@@ -73,17 +72,7 @@ class Args:
 args = parse_args(Args, __doc__)
 
 
-def _max(*a: Any, **kw: Any) -> Any:
-    result = builtins.max(*a, **kw)
-    if isinstance(result, np.ndarray) and result.ndim and result.size == 1:
-        return result.reshape(())
-    return result
-
-
-for _module in ("scalesim.memory.read_buffer", "scalesim.memory.write_buffer",
-                "scalesim.memory.double_buffered_scratchpad_mem", "scalesim.single_layer_sim"):
-    importlib.import_module(_module).max = _max  # type: ignore[attr-defined]
-
+from _scalesim import CONFIG  # noqa: E402  (importing it applies the numpy shim)
 from scalesim.compute.operand_matrix import operand_matrix  # noqa: E402
 from scalesim.compute.systolic_compute_is import systolic_compute_is  # noqa: E402
 from scalesim.compute.systolic_compute_os import systolic_compute_os  # noqa: E402
@@ -92,45 +81,6 @@ from scalesim.layout_utils import layouts  # noqa: E402
 from scalesim.scale_config import scale_config  # noqa: E402
 from scalesim.scale_sim import scalesim  # noqa: E402
 from scalesim.topology_utils import topologies  # noqa: E402
-
-CONFIG = """[general]
-run_name = run
-
-[architecture_presets]
-ArrayHeight: {rows}
-ArrayWidth: {cols}
-IfmapSramSzkB: {ifmap_sram_kib}
-FilterSramSzkB: {filter_sram_kib}
-OfmapSramSzkB: {ofmap_sram_kib}
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Bandwidth: {bw}
-Dataflow: {dataflow}
-ReadRequestBuffer: 512
-WriteRequestBuffer: 512
-
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bw}
-IfmapSRAMBankNum: 1
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bw}
-FilterSRAMBankNum: 1
-FilterSRAMBankPort: 2
-
-[sparsity]
-SparsitySupport: false
-SparseRep: ellpack_block
-OptimizedMapping: false
-BlockSize: 8
-RandomNumberGeneratorSeed: 40
-
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
 
 ARRAYS = [(32, 32), (8, 8), (12, 14)]
 FLOWS = ["os", "ws", "is"]
