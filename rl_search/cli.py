@@ -375,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--act-bits", metavar="BITS", help="activation bit-widths, e.g. 2-8")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    from rl_search.cli_lstm import add_parser as add_lstm_parser
+
+    add_lstm_parser(sub)
     return parser
 
 

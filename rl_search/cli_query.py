@@ -228,8 +228,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         if design.hardware:
             print("  (* = set by the design)")
     print("\nresources (used / limit):")
-    res_rows = [(key.upper(), used, report.limits[key],
-                 f"{100 * used / report.limits[key]:.1f}%" if report.limits[key] else "-")
+    res_rows = [(key.upper(), used, report.limits.get(key) or "-",
+                 f"{100 * used / report.limits[key]:.1f}%" if report.limits.get(key) else "-")
                 for key, used in report.resources.items() if report.limits.get(key) or used]
     print(_table(("resource", "used", "limit", "util"), res_rows))
     for note in report.notes:

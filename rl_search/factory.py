@@ -30,13 +30,17 @@ def resolve_oracle(oracle: Any, workload: Workload) -> Any:
     :mod:`rl_search.accuracy.units`) or an oracle object."""
     if oracle is None:
         oracle = defaults.ORACLE
+    if isinstance(oracle, str) and oracle == "tensor-lstm":
+        from rl_search.accuracy.tensor_lstm import TensorLstmOracle
+
+        return TensorLstmOracle(workload)
     if isinstance(oracle, str):
         from rl_search.accuracy.units import prior_regime
 
         regime = prior_regime(oracle)
         if regime is None:
             raise CodesignError(f"unknown oracle {oracle!r}; pass 'prior', 'prior:qat', "
-                                "'prior:ptq' or an oracle object")
+                                "'prior:ptq', 'tensor-lstm' or an oracle object")
         from rl_search.accuracy.proxy import ProxyOracle
 
         return ProxyOracle.prior(workload, regime=regime)

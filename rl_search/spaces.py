@@ -37,7 +37,12 @@ import numpy.typing as npt
 from cost_models import Design, DesignBatch, KnobSpec, Target
 from hwsim.errors import CodesignError, Problem, RecordError
 from hwsim.ir import Workload
+from hwsim.ir.layers import HTLinear, TTLinear
 from hwsim.ir.lowrank import full_rank
+
+TENSOR_RANK_CHOICES = 8
+"""A TT / HT layer's rank knob offers ranks 1..8 and the workload's own (the published models
+use 4; the digits stand-in oracle is trained up to 8)."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -326,6 +331,11 @@ def _rank_knobs(workload: Workload, step: int, max_candidates: int) -> list[Knob
     knobs = []
     for i, layer in enumerate(workload.layers):
         full = full_rank(layer)
+        if isinstance(layer, TTLinear | HTLinear):  # small ranks, one by one (TT-RNN, FDHT)
+            cands = list(range(1, TENSOR_RANK_CHOICES + 1))
+            knobs.append(Knob(f"{layer.name}.rank", "rank", (*cands, None), i, "rank",
+                              len(cands)))
+            continue
         if full is None or full <= step:
             continue
         cands = list(range(step, full, step))

@@ -2,18 +2,26 @@
 
 ``Linear -> SvdLinear`` (rank r: ``in -> r -> out``) and dense ``Conv2d -> Tucker2Conv`` (ranks
 ``r_in = min(r, C_in)``, ``r_out = min(r, C_out)``), REFERENCE.md section 5 (HALOC, ELRT). A
-rewritten layer keeps its name and position, so per-layer design tuples still line up.
+tensor-decomposed layer takes a new rank in its own format: ``HTLinear`` rank r is the uniform HT
+rank; ``TTLinear`` rank r sets every internal TT rank to r, clipped to what the modes allow
+(``r_k <= min(prod_{i<=k} in_i*out_i, prod_{i>k} in_i*out_i)``, Oseledets 2011). A rewritten
+layer keeps its name and position, so per-layer design tuples still line up.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 from hwsim.errors import Problem, WorkloadError
-from hwsim.ir.layers import Conv2d, Layer, Linear, SvdLinear, Tucker2Conv
+from hwsim.ir.layers import Conv2d, HTLinear, Layer, Linear, SvdLinear, TTLinear, Tucker2Conv
 from hwsim.ir.workload import Workload
+
+MAX_TENSOR_RANK = 16
+"""The largest TT / HT rank a design may ask for (the published TT-RNN, TIE and FDHT-LSTM
+models use ranks of 4 or so)."""
 
 
 def full_rank(layer: Layer) -> int | None:
@@ -22,7 +30,17 @@ def full_rank(layer: Layer) -> int | None:
         return min(layer.in_features, layer.out_features)
     if isinstance(layer, Conv2d) and layer.groups == 1:
         return max(layer.in_channels, layer.out_channels)
+    if isinstance(layer, TTLinear | HTLinear):
+        return MAX_TENSOR_RANK
     return None
+
+
+def tt_ranks(in_modes: Sequence[int], out_modes: Sequence[int], rank: int) -> tuple[int, ...]:
+    """Uniform internal TT rank ``rank``, each clipped to the largest the modes allow."""
+    sizes = [i * o for i, o in zip(in_modes, out_modes, strict=True)]
+    d = len(sizes)
+    inner = [min(rank, math.prod(sizes[:k]), math.prod(sizes[k:])) for k in range(1, d)]
+    return (1, *inner, 1)
 
 
 def rank_problems(workload: Workload, ranks: Sequence[int | None]) -> list[Problem]:
@@ -49,6 +67,10 @@ def low_rank_layer(layer: Layer, rank: int) -> Layer:
     if isinstance(layer, Linear):
         return SvdLinear(layer.name, layer.in_features, layer.out_features, rank, layer.tokens)
     if isinstance(layer, SvdLinear):
+        return replace(layer, rank=rank)
+    if isinstance(layer, TTLinear):
+        return replace(layer, ranks=tt_ranks(layer.in_modes, layer.out_modes, rank))
+    if isinstance(layer, HTLinear):
         return replace(layer, rank=rank)
     if isinstance(layer, Conv2d) and layer.groups == 1:
         return Tucker2Conv(layer.name, layer.in_channels, layer.out_channels, layer.in_height,

@@ -556,6 +556,27 @@ def lstm_youtube(*, variant: Literal["dense", "tt", "ht"] = "dense", steps: int 
                  "Youtube Celebrities Faces")
 
 
+def _lstm_variant(base: str, variant: str) -> None:
+    """Register ``<base>-<variant>``: the ``lstm-*`` entry with its ``variant`` fixed."""
+    fmt = {"tt": "tensor-train (TIE)", "ht": "hierarchical-Tucker rank 4 (FDHT-LSTM)"}[variant]
+    dataset = "UCF11" if base == "lstm-ucf" else "Youtube Celebrities Faces"
+    modes = (8, 20, 20, 18) if base == "lstm-ucf" else (4, 20, 20, 36)
+
+    def entry(*, steps: int = 1, classes: int = 11 if base == "lstm-ucf" else 47) -> Workload:
+        return _lstm(f"{base}-{variant}", modes, classes, variant, steps, dataset)
+
+    entry.__doc__ = (f"Video LSTM on {dataset} with {fmt} input-to-gates weights (= {base} "
+                     f"with variant={variant}).\n\n:param steps: time steps (frames) unrolled\n"
+                     f":param classes: classifier outputs\n")
+    entry.__annotations__ = {"steps": "int", "classes": "int", "return": "Workload"}
+    register(f"{base}-{variant}")(entry)
+
+
+for _base in ("lstm-ucf", "lstm-youtube"):
+    for _variant in ("tt", "ht"):
+        _lstm_variant(_base, _variant)
+
+
 # ---------------------------------------------------------------------------------------------
 # MoE language models (MoE-I2's targets)
 # ---------------------------------------------------------------------------------------------

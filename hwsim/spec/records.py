@@ -223,11 +223,14 @@ class Gpu:
 
 @dataclass(frozen=True, slots=True)
 class LstmAccelerator:
-    """A TT/HT LSTM accelerator (TIE, ISCA'19; FDHT-LSTM, IEEE TC'22): ``pes`` multipliers,
-    ``banks`` single- or multi-port working-memory banks, clock and area."""
+    """A TT/HT LSTM accelerator (TIE, ISCA'19; FDHT-LSTM, IEEE TC'22): ``pes`` processing
+    elements of ``macs_per_pe`` multipliers, ``banks`` single- or multi-port working-memory
+    banks, clock and area. ``style`` picks the schedule (``hwsim.lstm.accel``): ``tie``
+    (stage by stage with an explicit transform pass) or ``fdht`` (transforms on the fly)."""
 
     style: str = "tie"
     pes: int = 16
+    macs_per_pe: int = 16
     banks: int = 16
     bank_ports: int = 1
     clock_mhz: float = 1000.0
@@ -237,7 +240,7 @@ class LstmAccelerator:
     def __post_init__(self) -> None:
         c = Checker()
         c.require(self.style in ("tie", "fdht"), "style", self.style, "must be 'tie' or 'fdht'")
-        _check_ints(c, self, ("pes", "banks", "bank_ports"), 1)
+        _check_ints(c, self, ("pes", "macs_per_pe", "banks", "bank_ports"), 1, MAX_ARRAY_DIM)
         _check_floats(c, self, {"clock_mhz": MAX_CLOCK_MHZ, "area_mm2": MAX_AREA_MM2})
         _check_ints(c, self, ("bits",), 1, 32)
         c.raise_if_any(SpecError, "LstmAccelerator")

@@ -115,7 +115,7 @@ BAD_HARDWARE = [
     ("gpu", "memory_gbps", "nan", "(0, "),
     ("gpu", "peak_tflops", "inf", "(0, "),
     ("lstm_accelerator", "area_mm2", "1e30", "(0, "),
-    ("lstm_accelerator", "pes", str(2**64), f"[1, {MAX_COUNT}]"),
+    ("lstm_accelerator", "pes", str(2**64), f"[1, {MAX_ARRAY_DIM}]"),
 ]
 
 

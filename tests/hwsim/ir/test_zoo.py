@@ -23,7 +23,7 @@ def _every_build() -> list[tuple[str, dict[str, object]]]:
     builds: list[tuple[str, dict[str, object]]] = []
     for name in zoo.names():
         builds.append((name, {}))
-        if name.startswith("lstm-"):
+        if name in ("lstm-ucf", "lstm-youtube"):
             builds += [(name, {"variant": v, "steps": 3}) for v in ("tt", "ht")]
         if name in LLMS:
             builds += [(name, {"layers": "all"}), (name, {"layers": 2, "tokens": 8}),
@@ -239,7 +239,8 @@ def test_deepseek_lite_layers():
 
 # Graphs with more than one source, as the builders document: the TT/HT LSTMs read x and h in
 # two layers; DeepSeek's q_proj and kv_a_proj_with_mqa both read the layer input.
-SOURCES = {"deepseek-v2-lite": 2}
+SOURCES = {"deepseek-v2-lite": 2, **{f"lstm-{d}-{v}": 2 for d in ("ucf", "youtube")
+                                     for v in ("tt", "ht")}}
 
 
 @pytest.mark.parametrize(("name", "params"), _every_build(),
@@ -280,7 +281,8 @@ def test_mobilenetv2_residuals_and_depthwise():
 def test_names_cover_the_seed_papers():
     assert zoo.names() == sorted(
         ["resnet18", "resnet50", "mobilenetv2", "resnet20", "vgg16", "deit-s", "deit-b",
-         "lstm-ucf", "lstm-youtube", *LLMS])
+         "lstm-ucf", "lstm-youtube", *LLMS,
+         *(f"lstm-{d}-{v}" for d in ("ucf", "youtube") for v in ("tt", "ht"))])
 
 
 def test_unknown_name_lists_known_names():
@@ -325,6 +327,14 @@ def test_entries_describe_themselves():
     assert zoo.entry("deepseek-v2-lite").defaults == {"tokens": 1, "layers": "one",
                                                       "context": None}
     assert "an int" in zoo.entry("mixtral-8x7b").params[1].accepts
+
+
+def test_lstm_variant_entries_equal_the_base_entry_with_the_variant():
+    for base in ("lstm-ucf", "lstm-youtube"):
+        for v in ("tt", "ht"):
+            alias, full = zoo.get(f"{base}-{v}", steps=2), zoo.get(base, variant=v, steps=2)
+            assert alias.layers == full.layers and alias.edges == full.edges
+            assert alias.name == f"{base}-{v}(steps=2)"
 
 
 def test_non_default_params_name_the_workload():
