@@ -15,11 +15,16 @@ only the schedules differ:
   ``(rows x inner) @ (inner x cols)`` runs row-parallel: PE ``p`` owns rows ``p, p+P, ...``,
   reads one operand a cycle and multiplies it by ``cols`` weights, ``macs_per_pe`` at a time
   (weights broadcast to every PE from a weight buffer). Stage compute:
-  ``ceil(rows/P) * inner * ceil(cols/macs_per_pe)`` cycles.
+  ``ceil(rows/P) * inner * ceil(cols/macs_per_pe)`` cycles; the results go out one column of
+  ``P`` a cycle (``ceil(rows/P) * cols`` cycles) into the other half of a ping-pong working
+  memory, overlapped with the reads, so a stage takes the longer of the two.
 * **TIE's schedule**: each stage reads its operand in the order it needs; before every stage but
   the first, an explicit transform pass re-lays the previous stage's result out in that order
   (ETTE's "data transfer inside a layer"): ``ceil(elems/P)`` cycles, P reads and P writes a
-  cycle, in the cycle tier under TIE's one fixed bank mapping.
+  cycle. In the cycle tier the pass's reads (in the next stage's order) pay the conflicts of
+  TIE's one fixed bank mapping; its writes, the stage's reads of the re-laid-out copy and the
+  stage's result writes all go in address order, which a low-order interleave serves without
+  conflict, so they are charged none.
 * **FDHT's schedule**: each stage reads the previous result in place, in its own order (the
   transform folded into the address generator), with a bank mapping chosen per stage and
   staggered result writes (:mod:`hwsim.lstm.banks`); no transform pass.
@@ -63,7 +68,8 @@ class StageRun:
 
     ``compute_cycles``: the row-parallel GEMM's cycles with no conflict;
     ``read_conflict_cycles`` / ``write_conflict_cycles``: what the bank mapping adds to the
-    stage's reads and result writes (cycle tier; 0 in the analytic tier);
+    stage's in-place reads and result writes (FDHT's schedule, cycle tier; 0 in the analytic
+    tier and on TIE, whose stages access memory in address order);
     ``transform_cycles``: TIE's explicit re-layout pass before the stage (conflicts included);
     ``cycles``: the stage's total (reads and writes overlap: ping-pong buffers).
     """
@@ -192,7 +198,10 @@ def run_plan(plan: Plan, acc: LstmAccelerator, *, fidelity: str = "analytic",
                 r_conf = int(np.maximum(cyc, per_read).sum()) - compute
                 label = m.describe()
                 # this stage's writes land in the next buffer, under that buffer's mapping
-                m_out = fixed if fixed is not None else _searched(plan, s, acc, "out")
+                # (the next stage's input buffer: one mapping for its writes and its reads)
+                m_out = fixed if fixed is not None else (
+                    _searched(plan, s + 1, acc, "in") if s + 1 < len(plan.stages)
+                    else _searched(plan, s, acc, "out"))
                 w_conf = bk.stream_cost(m_out, out_buf, write, acc.bank_ports).conflict_cycles
         transform_total = transform + t_conf
         cycles = max(compute + r_conf, writes + w_conf) + transform_total
