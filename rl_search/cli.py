@@ -81,6 +81,12 @@ def _explore_config(args: argparse.Namespace) -> tuple[Any, Path, bool]:
     stored = None
     if args.resume and (Path(args.resume) / CONFIG_FILE).exists():
         stored = RunConfig.load(Path(args.resume) / CONFIG_FILE)
+    if stored is None and "oracle" not in given:
+        # a workload with TT / HT layers gets the oracle that models their ranks
+        from rl_search.factory import default_oracle, resolve_workload
+
+        given["oracle"] = default_oracle(resolve_workload(given.get("workload",
+                                                                    defaults.WORKLOAD)))
     if args.max_accuracy_drop is not None:
         spec = given.get("oracle") or (stored.oracle if stored else defaults.ORACLE)
         given["max_accuracy_drop"] = _drop_budget(args.max_accuracy_drop, spec)
@@ -326,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-layer LUT share: each layer's balance point, or a knob")
     p.add_argument("--oracle", help="accuracy oracle: prior (= prior:qat, after "
                    "quantisation-aware fine-tuning; the default), prior:ptq (post-training "
-                   "quantisation), or module:function")
+                   "quantisation), tensor-lstm (a TT/HT digits LSTM measured at each rank; the "
+                   "default for workloads with TT/HT layers), or module:function")
     p.add_argument("--workers", type=int, help="processes evaluating each batch (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_explore)

@@ -25,11 +25,23 @@ def resolve_workload(workload: str | Path | Workload) -> Workload:
     return zoo.get(text)
 
 
+def default_oracle(workload: Workload) -> str:
+    """The oracle a workload gets when none is named: ``tensor-lstm`` (the digits stand-in
+    measured at each TT / HT rank, :mod:`rl_search.accuracy.tensor_lstm`) for a workload with a
+    TT or HT layer, whose ranks the weight-free prior has no model of; else the prior."""
+    from hwsim.ir.layers import HTLinear, TTLinear
+
+    if any(isinstance(layer, TTLinear | HTLinear) for layer in workload.layers):
+        return "tensor-lstm"
+    return defaults.ORACLE
+
+
 def resolve_oracle(oracle: Any, workload: Workload) -> Any:
-    """An oracle spec (``"prior"``, ``"prior:qat"``, ``"prior:ptq"``; see
-    :mod:`rl_search.accuracy.units`) or an oracle object."""
+    """An oracle spec (``"prior"``, ``"prior:qat"``, ``"prior:ptq"``, ``"tensor-lstm"``; see
+    :mod:`rl_search.accuracy.units`), an oracle object, or ``None`` for
+    :func:`default_oracle`."""
     if oracle is None:
-        oracle = defaults.ORACLE
+        oracle = default_oracle(workload)
     if isinstance(oracle, str) and oracle == "tensor-lstm":
         from rl_search.accuracy.tensor_lstm import TensorLstmOracle
 
@@ -49,7 +61,7 @@ def resolve_oracle(oracle: Any, workload: Workload) -> Any:
 
 def make_problem(workload: str | Path | Workload = defaults.WORKLOAD,
                  target: str | Path | Target = defaults.TARGET, space: str = defaults.SPACE, *,
-                 oracle: Any = defaults.ORACLE, objective: Objective | None = None,
+                 oracle: Any = None, objective: Objective | None = None,
                  **space_options: Any) -> Problem:
     """A problem from names: zoo workload (or TOML path), target preset, space preset, oracle.
 

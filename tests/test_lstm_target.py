@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from hwsim.ir import zoo
 from hwsim.lstm.plan import plan_layer
 from hwsim.spec import load_hardware
 from rl_search.cli import main
+from rl_search.factory import default_oracle
 from rl_search.runs.config import RunConfig
 from rl_search.runs.explore import explore, load_run
 from rl_search.runs.results import pareto_front
@@ -141,9 +143,31 @@ def test_lstm_commands_name_bad_input(capsys):
 
 # --- the rank search ------------------------------------------------------------------------------
 
-def test_genetic_rank_search_on_fdht_lands_on_the_exhaustive_pareto_front(tmp_path: Path,
-                                                                          monkeypatch):
-    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def standin_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One cache of trained digits stand-ins for this module's searches."""
+    path = tmp_path_factory.mktemp("standins")
+    old = os.environ.get("CODESIGN_CACHE")
+    os.environ["CODESIGN_CACHE"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["CODESIGN_CACHE"]
+    else:
+        os.environ["CODESIGN_CACHE"] = old
+
+
+def test_tensor_workloads_default_to_the_tensor_lstm_oracle(standin_cache, tmp_path: Path,
+                                                            capsys):
+    assert default_oracle(zoo.get("lstm-youtube-tt")) == "tensor-lstm"
+    assert default_oracle(zoo.get("lstm-ucf")) == default_oracle(zoo.get("resnet18")) == "prior"
+    assert main(["explore", "--workload", "lstm-ucf-tt", "--target", "tie", "--space", "rank",
+                 "--budget", "20", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert RunConfig.load(tmp_path / "run" / "config.json").oracle == "tensor-lstm"
+    assert "oracle tensor-lstm" in capsys.readouterr().out
+
+
+def test_genetic_rank_search_on_fdht_lands_on_the_exhaustive_pareto_front(standin_cache,
+                                                                          tmp_path: Path):
     common = {"workload": "lstm-ucf-ht", "target": "fdht", "space": "rank",
               "oracle": "tensor-lstm", "max_accuracy_drop": 0.03}
     explore(RunConfig(searcher="exhaustive", budget=200, **common), tmp_path / "all",
