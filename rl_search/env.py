@@ -163,7 +163,7 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
             problem = make_problem(
                 defaults.WORKLOAD if workload is None else workload,
                 defaults.TARGET if target is None else target, space or defaults.SPACE,
-                oracle=defaults.ORACLE if oracle is None else oracle,
+                oracle=oracle,  # None: the workload's default (factory.default_oracle)
                 objective=_objective(objective, options), **_space(options))
         elif options or any(v is not None for v in given.values()):
             extra = sorted(options) + sorted(k for k, v in given.items() if v is not None)

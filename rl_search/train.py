@@ -121,7 +121,7 @@ def load_sidecar(agent_path: str | Path) -> dict[str, Any]:
 
 def propose(agent_path: str | Path, workload: str | Path | Workload,
             target: str | Path | Any = defaults.TARGET, n: int = 1, *,
-            oracle: Any = defaults.ORACLE,
+            oracle: Any = None,
             seed: int = 0, **overrides: Any) -> list[dict[str, Any]]:
     """Roll a saved agent out on ``workload`` (new or not) and return its designs.
 
