@@ -405,9 +405,10 @@ def target_names() -> list[str]:
 
 
 def get_target(target: str | Path | Hardware | Target) -> Target:
-    """A target from a preset name, a hardware TOML path, a ``Hardware`` record or a target.
+    """A target from a preset name, a hardware TOML path, ``table:PATH`` (a measured latency
+    table), ``haq-table:PATH`` (HAQ's ``.npy`` layout), a ``Hardware`` record or a target.
 
-    Targets built from preset names are shared, so their caches are too.
+    Targets built from preset names and table files are shared, so their caches are too.
     """
     if isinstance(target, Target):
         return target
@@ -416,6 +417,13 @@ def get_target(target: str | Path | Hardware | Target) -> Target:
     key = str(target)
     if key in _INSTANCES:
         return _INSTANCES[key]
+    if key.startswith(("table:", "haq-table:")):
+        from cost_models.tables.target import table_target
+
+        table = table_target(key)
+        assert table is not None
+        _INSTANCES[key] = table
+        return table
     is_path = key.endswith(".toml") or Path(key).exists()
     if not is_path and key not in list_hardware():
         raise UnknownNameError("target", key, target_names())
