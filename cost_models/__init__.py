@@ -13,6 +13,7 @@ from typing import Any
 
 from cost_models import asic as _asic  # noqa: F401  (registers the systolic-array target)
 from cost_models import fpga as _fpga  # noqa: F401  (registers the FPGA target)
+from cost_models import gpu as _gpu  # noqa: F401  (registers the GPU roofline target)
 from cost_models import lstm as _lstm  # noqa: F401  (registers the LSTM-accelerator target)
 from cost_models.batch import BatchCost, DesignBatch, KnobSpec
 from cost_models.design import (

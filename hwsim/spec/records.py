@@ -40,6 +40,9 @@ MAX_MEMORY_GBPS = 1e6
 MAX_MEMORY_GIB = 1e6
 """GPU memory in GiB: about 200 today; 1e6 GiB is a petabyte."""
 
+MAX_LAUNCH_US = 1e6
+"""Kernel launch overhead in us: a few us on desktop GPUs; a second is far beyond any."""
+
 MAX_AREA_MM2 = 1e5
 """Die area in mm^2: a whole 300 mm wafer (Cerebras WSE) is about 4.6e4 mm^2."""
 
@@ -203,21 +206,53 @@ class SystolicArray:
 @dataclass(frozen=True, slots=True)
 class Gpu:
     """A GPU described by its peak throughput and memory bandwidth (roofline level); measured
-    latency tables refine it."""
+    latency tables refine it. ``cost_models.gpu`` costs it; ``docs/gpu.md`` states the model.
+
+    :param peak_tflops: FP32 peak (CUDA cores, FMA = 2 FLOP), TFLOP/s, from the vendor's sheet.
+    :param peak_tflops_fp16: FP16 peak, TFLOP/s, dense (no structured sparsity): tensor cores
+        where the GPU has them (the rate of the accumulate precision cuBLAS uses by default,
+        FP32, stated per preset), else the CUDA cores' FP16 rate. ``None``: no FP16 path; FP16
+        work runs at FP32.
+    :param peak_tflops_int8: INT8 peak, TOPS (a MAC = 2 ops, as vendors count), dense. ``None``:
+        no INT8 path; INT8 work runs at FP16 (or FP32 without FP16).
+    :param clock_mhz: nominal clock (the boost clock in the presets); the cost model reports
+        cycles = seconds x clock. It scales no throughput (the peaks already include it). Default
+        1000 MHz for files that predate the field: a unit, not a device figure.
+    :param launch_overhead_us: fixed cost of one kernel launch, us. Default 5 us: an assumption
+        of the order of the CUDA launch latency usually quoted for desktop GPUs (a few us).
+    :param compute_efficiency: fraction of the peak a real GEMM kernel reaches. Default 0.7: an
+        assumption (well-shaped cuBLAS GEMMs reach 70-90 % of peak, small ones far less).
+    :param memory_efficiency: fraction of the memory bandwidth a streaming kernel reaches.
+        Default 0.8: an assumption (STREAM-like kernels reach about 80-90 % of the sheet figure).
+    """
 
     model: str
     peak_tflops: float
     memory_gbps: float
     memory_gib: float
     sm_count: int = 1
+    peak_tflops_fp16: float | None = None
+    peak_tflops_int8: float | None = None
+    clock_mhz: float = 1000.0
+    launch_overhead_us: float = 5.0
+    compute_efficiency: float = 0.7
+    memory_efficiency: float = 0.8
 
     def __post_init__(self) -> None:
         c = Checker()
         c.require(isinstance(self.model, str) and bool(self.model), "model", self.model,
                   "must be a non-empty string")
         _check_floats(c, self, {"peak_tflops": MAX_TFLOPS, "memory_gbps": MAX_MEMORY_GBPS,
-                                "memory_gib": MAX_MEMORY_GIB})
+                                "memory_gib": MAX_MEMORY_GIB, "clock_mhz": MAX_CLOCK_MHZ})
+        _check_floats(c, self, {name: MAX_TFLOPS for name in ("peak_tflops_fp16",
+                                                               "peak_tflops_int8")
+                                if getattr(self, name) is not None})
+        _check_floats(c, self, {"compute_efficiency": 1.0, "memory_efficiency": 1.0})
         _check_ints(c, self, ("sm_count",), 1)
+        value = self.launch_overhead_us
+        c.require(isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and 0 <= value <= MAX_LAUNCH_US, "launch_overhead_us", value,
+                  f"must be a finite number in [0, {MAX_LAUNCH_US:g}]")
         c.raise_if_any(SpecError, "Gpu")
 
 

@@ -495,7 +495,9 @@ def test_n3h_presets_leave_room_for_a_shell(board):
 
 
 def test_gpu_lstm_and_systolic_presets():
-    assert load_hardware("rtx-3090").gpu == Gpu("GeForce RTX 3090 (GA102)", 35.6, 936.0, 24.0, 82)
+    assert load_hardware("rtx-3090").gpu == Gpu(
+        "GeForce RTX 3090 (GA102)", 35.6, 936.0, 24.0, 82, peak_tflops_fp16=71.0,
+        peak_tflops_int8=284.0, clock_mhz=1695.0)
     tx2 = load_hardware("jetson-tx2").gpu
     assert (tx2.peak_tflops, tx2.memory_gbps, tx2.memory_gib, tx2.sm_count) == (0.67, 59.7, 8.0, 2)
     assert load_hardware("tie").lstm_accelerator == LstmAccelerator(
