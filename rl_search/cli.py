@@ -384,8 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     from rl_search.cli_lstm import add_parser as add_lstm_parser
+    from rl_search.cli_tables import add_parser as add_tables_parser
 
     add_lstm_parser(sub)
+    add_tables_parser(sub)
     return parser
 
 

@@ -47,7 +47,8 @@ def load_haq(path: str | Path) -> tuple[npt.NDArray[np.float64], list[dict[str, 
         bad = values[~np.isfinite(values) | (values <= 0)] if np.issubdtype(
             values.dtype, np.number) else values.dtype
         problems.append(Problem("values", bad.flat[0] if hasattr(bad, "flat") else bad,
-                                "every latency must be a finite number > 0 (ms)", f"{path}: values"))
+                                "every latency must be a finite number > 0 (ms)",
+                                f"{path}: values"))
     if problems:
         raise TableError(str(path), problems)
     layers = None
@@ -57,8 +58,9 @@ def load_haq(path: str | Path) -> tuple[npt.NDArray[np.float64], list[dict[str, 
             layers = json.loads(side.read_text())
             assert isinstance(layers, list) and all(isinstance(x, dict) for x in layers)
         except (ValueError, AssertionError):
-            raise TableError(str(side), [Problem("(file)", "?", "must be a JSON list of "
-                                                 "{name, key} objects", f"{side}: (file)")]) from None
+            raise TableError(str(side), [Problem(
+                "(file)", "?", "must be a JSON list of {name, key} objects",
+                f"{side}: (file)")]) from None
         if len(layers) != values.shape[0]:
             raise TableError(str(side), [Problem("layers", len(layers), f"the table has "
                                                  f"{values.shape[0]} layers", f"{side}: layers")])

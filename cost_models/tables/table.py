@@ -53,7 +53,8 @@ def layer_key(layer: Layer) -> str:
     order, e.g. ``linear|in_features=512,out_features=1000,tokens=1``. Two layers with the same
     key cost the same on a device."""
     parts = [f"{f.name}={getattr(layer, f.name)!r}".replace(" ", "")
-             for f in dataclasses.fields(layer) if f.name != "name"]
+             for f in dataclasses.fields(layer)  # type: ignore[arg-type]
+             if f.name != "name"]
     return f"{layer.kind}|{','.join(parts)}"
 
 
