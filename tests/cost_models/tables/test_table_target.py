@@ -192,3 +192,15 @@ def test_bad_haq_arrays_are_refused(tmp_path):
     np.save(tmp_path / "neg.npy", -np.ones((2, 8, 8)))
     with pytest.raises(TableError, match="finite number > 0"):
         get_target(f"haq-table:{tmp_path / 'neg.npy'}")
+
+
+def test_the_documented_example_table_loads(tmp_path):
+    import re
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "file-formats.md").read_text()
+    example = re.search(r"A complete file.*?```json\n(.*?)```", text, re.S)
+    assert example is not None
+    path = tmp_path / "doc.table"
+    path.write_text(example.group(1))
+    table = load_table(path)
+    assert table.rows[0].kind == "linear" and table.networks[0].workload == "tiny"
