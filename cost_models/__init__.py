@@ -25,6 +25,7 @@ from cost_models.design import (
 )
 from cost_models.fpga import HeteroFpgaTarget
 from cost_models.report import CostReport, LayerCost
+from cost_models.tables import target as _tables  # noqa: F401  (registers table: and haq-table:)
 from cost_models.targets import Target, get_target, register_target, target_names
 from hwsim.ir import Workload
 from hwsim.spec import Hardware

@@ -355,6 +355,14 @@ def _check_workload(workload: object) -> None:
 
 
 TargetFactory = Callable[[Hardware], Target]
+_SPEC_PREFIXES: dict[str, Callable[[str], Target]] = {}
+"""``PREFIX:REST`` target specs (``table:PATH``) -> the factory taking ``REST``."""
+
+
+def register_target_spec(prefix: str, factory: Callable[[str], Target]) -> None:
+    """Let ``get_target("PREFIX:REST")`` build ``factory(REST)`` (a target that is not a
+    hardware preset: a latency table file, ...)."""
+    _SPEC_PREFIXES[prefix] = factory
 _FACTORIES: list[tuple[Callable[[Hardware], bool], TargetFactory, str]] = []
 _INSTANCES: dict[str, Target] = {}
 
@@ -417,13 +425,11 @@ def get_target(target: str | Path | Hardware | Target) -> Target:
     key = str(target)
     if key in _INSTANCES:
         return _INSTANCES[key]
-    if key.startswith(("table:", "haq-table:")):
-        from cost_models.tables.target import table_target
-
-        table = table_target(key)
-        assert table is not None
-        _INSTANCES[key] = table
-        return table
+    head, sep, rest = key.partition(":")
+    if sep and head in _SPEC_PREFIXES:
+        instance = _SPEC_PREFIXES[head](rest)
+        _INSTANCES[key] = instance
+        return instance
     is_path = key.endswith(".toml") or Path(key).exists()
     if not is_path and key not in list_hardware():
         raise UnknownNameError("target", key, target_names())

@@ -161,7 +161,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     config, run_dir, resume = _explore_config(args)
     try:
-        result = explore(config, run_dir, resume=resume, progress=not args.no_progress)
+        result = explore(config, run_dir, resume=resume, progress=not args.no_progress,
+                         backend=args.backend, address=args.address)
     except RunInterrupted as exc:
         print(f"\ncodesign: interrupted after {exc.evaluations} of {config.budget} evaluations; "
               f"{run_dir} is saved. Resume with:\n  codesign explore --resume {run_dir}",
@@ -196,6 +197,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if (Path(args.run_dir) / "sweep.toml").exists():  # a study: one table across the grid
+        from rl_search.cli_sweep import cmd_report_study
+
+        return cmd_report_study(args.run_dir)
     from rl_search.runner import report
 
     print(report(args.run_dir, top=args.top))
@@ -334,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "quantisation-aware fine-tuning; the default), prior:ptq (post-training "
                    "quantisation), tensor-lstm (a TT/HT digits LSTM measured at each rank; the "
                    "default for workloads with TT/HT layers), or module:function")
-    p.add_argument("--workers", type=int, help="processes evaluating each batch (default 1)")
+    p.add_argument("--workers", type=int, help="processes (or Ray actors) evaluating each "
+                   "batch (default 1)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where batches are evaluated: this machine, or Ray (a local Ray "
+                   "without --address; the run folder is the same either way)")
+    p.add_argument("--address", help="Ray cluster to join: auto or ray://head:10001")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_explore)
 
@@ -349,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_design_init)
 
-    p = sub.add_parser("report", help="best designs and plots of a run folder")
+    p = sub.add_parser("report", help="best designs and plots of a run folder, or one table "
+                       "and plot across a study (codesign sweep)")
     p.add_argument("run_dir", help="a folder written by `codesign explore`")
     p.add_argument("--top", type=int, default=10, help="designs in the table")
     p.set_defaults(func=cmd_report)
@@ -384,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     from rl_search.cli_lstm import add_parser as add_lstm_parser
+    from rl_search.cli_sweep import add_parser as add_sweep_parser
     from rl_search.cli_tables import add_parser as add_tables_parser
 
     add_lstm_parser(sub)
     add_tables_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

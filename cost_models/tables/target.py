@@ -17,6 +17,7 @@ table's latency (``precision_note`` says so); a HAQ table is indexed by them.
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +29,7 @@ from cost_models.design import Design, DesignError
 from cost_models.report import CostReport, LayerCost
 from cost_models.tables.predict import LatencyPredictor
 from cost_models.tables.table import LatencyTable, layer_key, load_table
-from cost_models.targets import Target
+from cost_models.targets import Target, register_target_spec
 from hwsim.errors import CodesignError, Problem
 from hwsim.ir import Workload
 from hwsim.ir.layers import Layer
@@ -219,14 +220,16 @@ class HaqTableTarget(Target):
                          precision_share=np.ones(batch.weight_bits.shape))
 
 
-def table_target(spec: str) -> Target | None:
-    """The target a ``table:PATH`` or ``haq-table:PATH`` spec names, or None for other specs."""
-    head, sep, path = spec.partition(":")
-    if not sep or head not in ("table", "haq-table"):
-        return None
-    if not path:
-        raise CodesignError(f"target {spec!r}: give the table's path after '{head}:'")
-    return TableTarget.from_file(path) if head == "table" else HaqTableTarget(path)
+def _from_spec(head: str) -> Callable[[str], Target]:
+    def build(path: str) -> Target:
+        if not path:
+            raise CodesignError(f"target '{head}:': give the table's path after '{head}:'")
+        return TableTarget.from_file(path) if head == "table" else HaqTableTarget(path)
+    return build
 
 
-__all__ = ["CLOCK_MHZ", "HaqTableTarget", "TableTarget", "table_target"]
+register_target_spec("table", _from_spec("table"))
+register_target_spec("haq-table", _from_spec("haq-table"))
+
+
+__all__ = ["CLOCK_MHZ", "HaqTableTarget", "TableTarget"]

@@ -31,6 +31,7 @@ LOG_FILE = "evaluations.jsonl"
 PARETO_FILE = "pareto.csv"
 BEST_FILE = "best.toml"
 SUMMARY_FILE = "summary.json"
+TIMING_FILE = "timing.json"
 PLOT_FILES = {"pareto": "pareto.png", "progress": "progress.png", "best_design": "best_design.png"}
 
 RUNTIME_FIELDS = ("workers",)

@@ -40,6 +40,7 @@ from rl_search.runs.config import (
     LOG_FILE,
     PARETO_FILE,
     SUMMARY_FILE,
+    TIMING_FILE,
     IncompatibleRunError,
     RunConfig,
     build_problem,
@@ -53,6 +54,7 @@ from rl_search.runs.results import (
     best_record,
     pareto_front,
     run_summary,
+    run_timing,
     write_json,
     write_pareto_csv,
 )
@@ -107,13 +109,17 @@ def _prepare_folder(config: RunConfig, run_dir: Path, resume: bool) -> None:
 
 
 def explore(config: RunConfig, out_dir: str | Path, *, resume: bool = False,
-            progress: bool = True) -> RunResult:
+            progress: bool = True, backend: str = "local",
+            address: str | None = None) -> RunResult:
     """Run ``config``'s searcher for its budget, keeping the run folder ``out_dir`` (see the
     module docstring).
 
     :param resume: continue the run in ``out_dir`` (its config must match ``config`` except
         ``workers``); without it ``out_dir`` must be new or empty.
     :param progress: show a tqdm bar on stderr.
+    :param backend, address: where the batches are evaluated (``"local"``: this machine,
+        ``config.workers`` processes; ``"ray"``: ``config.workers`` actors on the Ray cluster at
+        ``address``, a local one without it). The run folder does not depend on them.
     :raises IncompatibleRunError: resuming under a different configuration.
     :raises RunDivergedError: the resumed searcher did not retrace the logged path.
     :raises RunInterrupted: on Ctrl-C, after flushing the log and writing ``summary.json``.
@@ -128,7 +134,8 @@ def explore(config: RunConfig, out_dir: str | Path, *, resume: bool = False,
         config.save(run_dir / CONFIG_FILE)
 
     start = time.perf_counter()
-    with make_evaluator(config, problem, config.workers) as evaluator:
+    with make_evaluator(config, problem, config.workers, backend=backend,
+                        address=address) as evaluator:
         run_log = RunLog(run_dir / LOG_FILE, problem.space, evaluator)
         replayable = run_log.logged
         if replayable:
@@ -172,11 +179,13 @@ def explore(config: RunConfig, out_dir: str | Path, *, resume: bool = False,
         finally:
             run_log.close()
     elapsed = time.perf_counter() - start
-    return _finish(config, run_dir, problem, searcher, run_log.records, replayable, elapsed)
+    return _finish(config, run_dir, problem, searcher, run_log.records, replayable, elapsed,
+                   evaluator.name)
 
 
 def _finish(config: RunConfig, run_dir: Path, problem: Problem, searcher: Searcher,
-            records: list[dict[str, Any]], replayed: int, elapsed: float) -> RunResult:
+            records: list[dict[str, Any]], replayed: int, elapsed: float,
+            backend: str) -> RunResult:
     files: dict[str, Path] = {"config": run_dir / CONFIG_FILE, "evaluations": run_dir / LOG_FILE}
     front = pareto_front(records)
     write_pareto_csv(run_dir / PARETO_FILE, front)
@@ -202,6 +211,8 @@ def _finish(config: RunConfig, run_dir: Path, problem: Problem, searcher: Search
     }
     files.update(write_plots(run_dir, records, config, problem.space.workload.layer_names))
     files["summary"] = run_dir / SUMMARY_FILE
+    files["timing"] = run_dir / TIMING_FILE
+    write_json(files["timing"], run_timing(len(records) - replayed, elapsed, backend))
     summary = run_summary(config, records, status="complete", replayed=replayed,
                           elapsed_s=elapsed, extra=extra)
     summary["files"] = {k: p.name for k, p in files.items()}

@@ -111,10 +111,18 @@ def run_summary(config: RunConfig, records: Sequence[Mapping[str, Any]], *, stat
         "best": _figure_row(best),
         "best_any": _figure_row(best_record(records, feasible_only=False)) if best is None
         else None,
-        "elapsed_s": round(elapsed_s, 3),
-        "evaluations_per_s": round(new / elapsed_s, 1) if elapsed_s > 0 and new else None,
         **extra,
     }
+
+
+def run_timing(records_new: int, elapsed_s: float, backend: str) -> dict[str, Any]:
+    """What ``timing.json`` holds: this session's wall time, rate and backend (kept out of
+    ``summary.json`` so that a run folder's results are byte-identical whichever machine or
+    backend evaluated them)."""
+    return {"elapsed_s": round(elapsed_s, 3),
+            "evaluations_per_s": (round(records_new / elapsed_s, 1)
+                                  if elapsed_s > 0 and records_new else None),
+            "evaluated_this_session": records_new, "backend": backend}
 
 
 def write_json(path: Path, data: Any) -> None:

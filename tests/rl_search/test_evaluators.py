@@ -7,6 +7,7 @@ import dataclasses
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -162,7 +163,7 @@ def test_explore_evaluates_through_the_seam(tmp_path: Path, monkeypatch):
             rows.extend(len(c) for c in chunks)
             return super().evaluate_chunks(chunks)
 
-    def factory(config: RunConfig, problem: Problem, workers: int = 1) -> Evaluator:
+    def factory(config: RunConfig, problem: Problem, workers: int = 1, **_: Any) -> Evaluator:
         made.append(Counting(problem))
         return made[-1]
 

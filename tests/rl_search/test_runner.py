@@ -120,7 +120,7 @@ def test_run_folder_contents(finished):
     run_dir, result = finished
     names = {p.name for p in run_dir.iterdir()}
     assert names == {"config.json", "evaluations.jsonl", "pareto.csv", "best.toml",
-                     "summary.json", "pareto.png", "progress.png", "best_design.png"}
+                     "summary.json", "timing.json", "pareto.png", "progress.png", "best_design.png"}
     assert RunConfig.load(run_dir / "config.json") == make_config()
     recs = lines(run_dir)
     assert [r["index"] for r in recs] == list(range(120))

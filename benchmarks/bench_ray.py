@@ -1,0 +1,82 @@
+"""The Ray backend against the local ones on this machine, measured in one run: a run whose
+oracle is expensive (the tensor-LSTM oracle, torch inference per distinct design) evaluated
+serially, by a 2-process pool and by 2 Ray actors; and the driver-side cost per chunk of Ray on
+a cheap problem (the analytic FPGA model), which is what N nodes add per task.
+
+    python benchmarks/bench_ray.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from _common import cpu_model, parse_args
+
+from rl_search.runs.config import RunConfig, build_problem
+from rl_search.runs.evaluators import CHUNK_ROWS, make_evaluator
+from rl_search.runs.explore import explore
+from rl_search.runs.ray_backend import ensure_ray
+
+
+@dataclass
+class Args:
+    budget: int = 4000
+    """evaluations of the expensive run"""
+    workers: int = 2
+    """processes / actors"""
+
+
+def _run(config: RunConfig, backend: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        explore(config, Path(tmp) / "run", progress=False, backend=backend)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    args = parse_args(Args, __doc__)
+    print(f"machine: {cpu_model()}, {args.workers} workers")
+    ensure_ray(num_cpus=args.workers)
+    expensive = RunConfig(workload="lstm-ucf-ht", target="fdht", space="haq+rank",
+                          searcher="random", budget=args.budget, oracle="tensor-lstm",
+                          max_accuracy_drop=0.05)
+    explore(expensive.replace(budget=8), tempfile.mkdtemp(), progress=False)  # train stand-ins
+    serial = _run(expensive, "local")
+    pool = _run(expensive.replace(workers=args.workers), "local")
+    ray_s = _run(expensive.replace(workers=args.workers), "ray")
+    print(f"expensive oracle (tensor-lstm on lstm-ucf-ht, random search, {args.budget} "
+          f"evaluations): serial {serial:.1f} s, process pool {pool:.1f} s "
+          f"({serial / pool:.2f}x), Ray {ray_s:.1f} s ({serial / ray_s:.2f}x, actor start-up "
+          f"included)")
+
+    cheap = RunConfig(workload="resnet18", target="n3h-zcu102", space="n3h", budget=10,
+                      workers=args.workers)
+    problem = build_problem(cheap)
+    rng = np.random.default_rng(0)
+    X = np.stack([rng.integers(0, len(k.choices), 64 * CHUNK_ROWS)
+                  for k in problem.space.knobs], axis=1)
+    start = time.perf_counter()
+    for _ in range(3):
+        problem.evaluate_batch(X)
+    here = (time.perf_counter() - start) / 3
+    with make_evaluator(cheap, problem, args.workers, backend="ray") as ev:
+        ev(X)  # actors built
+        start = time.perf_counter()
+        for _ in range(3):
+            ev(X)
+        remote = (time.perf_counter() - start) / 3
+    chunks = len(X) // CHUNK_ROWS
+    print(f"driver-side cost on a cheap problem ({len(X)} designs = {chunks} chunks of "
+          f"{CHUNK_ROWS}): serial {1e3 * here:.1f} ms, Ray {1e3 * remote:.1f} ms, i.e. about "
+          f"{1e3 * (remote - here / args.workers) / chunks:.2f} ms per task of overhead")
+    print("On N nodes: a batch of B designs becomes ceil(B / 32) tasks spread round-robin over "
+          "the actors (one per CPU asked for); Ray pays off when a chunk's evaluation costs "
+          "well over the per-task overhead above, as with the real oracle or a cycle tier.")
+
+
+if __name__ == "__main__":
+    main()
