@@ -207,6 +207,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace, problem: dict[str, Any]) -> int:
+    from rl_search.tune import tune_agent
+
+    if args.backend != "ray":
+        raise CodesignError("--tune runs its trials on Ray: add --backend ray")
+    spec = _parse_params([args.tune], "--tune")
+    if set(spec) != {"n_trials"} or not isinstance(spec["n_trials"], int):
+        raise CodesignError(f"--tune expects n_trials=N, got {args.tune!r}")
+    problem["space"] = args.space or defaults.SPACE
+    summary = tune_agent(args.algo, {"workload": args.workload, "target": args.target,
+                                     **problem}, args.steps, n_trials=spec["n_trials"],
+                         seed=args.seed, out_path=args.out, form=args.form,
+                         action=args.action, address=args.address,
+                         options=_parse_params(args.option, "--option"))
+    rows = [(i, *(f"{t['config'][k]:.4g}" if isinstance(t["config"][k], float)
+                  else t["config"][k] for k in summary["space"]),
+             t["reward"], t["latency_ms"], t["feasible"])
+            for i, t in enumerate(summary["trials"]) if "reward" in t]
+    print(f"tuned {args.algo} over {spec['n_trials']} trials of {args.steps:,} steps on "
+          f"{args.workload} / {args.target} (space {problem['space']}):")
+    print(_table(("#", *summary["space"], "reward", "latency ms", "feasible"), rows))
+    print(f"best saved at {args.out} (and {Path(args.out).with_suffix('.json')}); every trial in "
+          f"{args.out}.tune.json")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from rl_search.train import propose, train_agent
 
@@ -228,6 +254,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         designs = propose(args.propose, args.workload, args.target, n=args.n, seed=args.seed,
                           **problem)
         print(f"designs proposed by {args.propose} for {args.workload} on {args.target}:")
+    elif args.tune is not None:
+        return _cmd_tune(args, problem)
     else:
         problem["space"] = args.space or defaults.SPACE
         options = _parse_params(args.option, "--option")
@@ -375,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="environment steps to train")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="agent.zip", help="saved agent (plus a .json sidecar)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="ray: with --tune, trials run on Ray (a local Ray without --address)")
+    p.add_argument("--address", help="Ray cluster to join: auto or ray://head:10001")
+    p.add_argument("--tune", metavar="n_trials=N", help="Ray Tune over the algorithm's "
+                   "hyper-parameters (rl_search/tune.py's default space): N trials of --steps "
+                   "each; the best agent is saved at --out, every trial in <out>.tune.json")
     p.add_argument("--form", choices=("sequential", "oneshot"), default="sequential",
                    help="one knob per step (transfers across workloads) or one action")
     p.add_argument("--action", choices=("box", "discrete"), default="box")
