@@ -8,6 +8,12 @@ a cheap problem (the analytic FPGA model), which is what N nodes add per task.
 
 from __future__ import annotations
 
+import os
+
+# one thread per process, inherited by the pool's and Ray's workers: the serial run uses one
+# core, N workers N cores (else torch's own threads already fill the machine in the serial run)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from rl_search.runs.ray_backend import ensure_ray
 
 @dataclass
 class Args:
-    budget: int = 4000
+    budget: int = 8000
     """evaluations of the expensive run"""
     workers: int = 2
     """processes / actors"""
@@ -38,8 +44,12 @@ def _run(config: RunConfig, backend: str) -> float:
 
 
 def main() -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     args = parse_args(Args, __doc__)
-    print(f"machine: {cpu_model()}, {args.workers} workers")
+    print(f"machine: {cpu_model()}, {args.workers} workers, OMP_NUM_THREADS="
+          f"{os.environ['OMP_NUM_THREADS']}")
     ensure_ray(num_cpus=args.workers)
     expensive = RunConfig(workload="lstm-ucf-ht", target="fdht", space="haq+rank",
                           searcher="random", budget=args.budget, oracle="tensor-lstm",
