@@ -34,6 +34,8 @@ class Args:
     """evaluations of the expensive run"""
     workers: int = 2
     """processes / actors"""
+    real_budget: int = 64
+    """designs of the real-oracle run (each fine-tuned)"""
 
 
 def _run(config: RunConfig, backend: str) -> float:
@@ -51,6 +53,28 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {args.workers} workers, OMP_NUM_THREADS="
           f"{os.environ['OMP_NUM_THREADS']}")
     ensure_ray(num_cpus=args.workers)
+    # the real oracle: every distinct design is compressed, fine-tuned 20 steps and measured
+    from hwsim.ir import from_torch
+    from hwsim.ir.toml_workload import dump_workload_toml
+    from rl_search.accuracy.tasks import digits_cnn
+
+    task = digits_cnn()
+    folder = Path(tempfile.mkdtemp())
+    (folder / "digits_cnn.toml").write_text(dump_workload_toml(from_torch(
+        task.model, task.example_input)))
+    real = RunConfig(workload=str(folder / "digits_cnn.toml"), target="n3h-zcu102",
+                     space="haq", searcher="random", budget=args.real_budget,
+                     searcher_options={"batch_size": args.real_budget},
+                     oracle="rl_search.accuracy.tasks:digits_cnn_oracle",
+                     max_accuracy_drop=0.05)
+    r_serial = _run(real, "local")
+    r_pool = _run(real.replace(workers=args.workers), "local")
+    r_ray = _run(real.replace(workers=args.workers), "ray")
+    print(f"real oracle (digits CNN, 20 fine-tuning steps a design, one batch of "
+          f"{args.real_budget}): serial {r_serial:.1f} s, process pool {r_pool:.1f} s "
+          f"({r_serial / r_pool:.2f}x), Ray {r_ray:.1f} s ({r_serial / r_ray:.2f}x, start-up "
+          f"included)")
+
     expensive = RunConfig(workload="lstm-ucf-ht", target="fdht", space="haq+rank",
                           searcher="random", budget=args.budget, oracle="tensor-lstm",
                           max_accuracy_drop=0.05)

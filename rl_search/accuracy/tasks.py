@@ -20,6 +20,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,6 +130,26 @@ def digits_lstm(*, cache_dir: str | os.PathLike[str] | None = None, seed: int = 
         return _task(_LSTM, cache_dir, seed, retrain)
 
 
+def digits_cnn_oracle(workload: Any, *, finetune_steps: int = 20) -> Any:
+    """The real accuracy oracle of the digits CNN, fine-tuned ``finetune_steps`` steps per
+    design (straight-through estimator), for a run config's ``oracle`` spec
+    ``rl_search.accuracy.tasks:digits_cnn_oracle``: an oracle whose every evaluation trains,
+    the expensive kind a cluster backend is for. ``workload`` must be the traced digits CNN
+    (``from_torch(digits_cnn().model, digits_cnn().example_input)``, or its TOML dump); a
+    workload with other layers raises naming them."""
+    from hwsim.errors import CodesignError
+    from rl_search.accuracy.real import RealOracle
+
+    task = digits_cnn()
+    oracle = RealOracle(task.model, task.val_loader, task.calib_batch,
+                        finetune_steps=finetune_steps, train_loader=task.train_loader)
+    if tuple(getattr(workload, "layer_names", ())) != tuple(oracle.layer_names):
+        raise CodesignError(f"digits_cnn_oracle: workload {getattr(workload, 'name', '?')!r} "
+                            f"has layers {tuple(getattr(workload, 'layer_names', ()))}, the "
+                            f"digits CNN {tuple(oracle.layer_names)}")
+    return oracle
+
+
 def digits_splits(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val", "test"}: (images float32 in [0, 1] of shape [n, 64], labels int64)``."""
     from sklearn.datasets import load_digits
@@ -209,5 +230,6 @@ def _accuracy(model: nn.Module, loader: DataLoader) -> float:
     return correct / total
 
 
-__all__ = ["DigitsCNN", "DigitsLSTM", "Task", "cache_root", "digits_cnn", "digits_lstm",
+__all__ = ["DigitsCNN", "DigitsLSTM", "Task", "cache_root", "digits_cnn", "digits_cnn_oracle",
+           "digits_lstm",
            "digits_splits"]

@@ -202,3 +202,15 @@ def test_real_oracle_on_the_lstm(lstm_task):
         Design(oracle.layer_names, (2, 2), (2, 2), mapping={"lut_fraction": (1.0, 1.0)})
     ).accuracy
     assert abs(high - lstm_task.float_accuracy) <= 0.01 and low < high - 0.1
+
+
+def test_digits_cnn_oracle_spec_builds_a_fine_tuning_oracle(cache_dir, cnn_task, monkeypatch):
+    from hwsim.errors import CodesignError
+    from hwsim.ir import from_torch, zoo
+    from rl_search.accuracy.tasks import digits_cnn_oracle
+
+    monkeypatch.setenv("CODESIGN_CACHE", str(cache_dir))  # the task trained for this session
+    oracle = digits_cnn_oracle(from_torch(cnn_task.model, cnn_task.example_input))
+    assert oracle.finetune_steps == 20 and oracle.layer_names[0] == "conv1"
+    with pytest.raises(CodesignError, match="has layers"):
+        digits_cnn_oracle(zoo.get("resnet20"))
