@@ -30,11 +30,11 @@ from rl_search.runs.ray_backend import ensure_ray
 
 @dataclass
 class Args:
-    budget: int = 8000
+    budget: int = 2000
     """evaluations of the expensive run"""
     workers: int = 2
     """processes / actors"""
-    real_budget: int = 64
+    real_budget: int = 128
     """designs of the real-oracle run (each fine-tuned)"""
 
 
