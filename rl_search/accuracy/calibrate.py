@@ -24,6 +24,7 @@ weight) and the file says so.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -245,6 +246,25 @@ def fit(table: PublishedTable) -> PriorParameters:
                            params.rank_weight, table=params.table, fit_rms_points=rms)
 
 
+def cross_validate(table: PublishedTable) -> list[RowCheck]:
+    """Leave-one-method-out cross-validation over the rows the prior is meant for (``fit`` and
+    ``held-out``; not ``excluded``): for each published method (paper), refit on every other
+    method's rows, all treated as ``fit``, and predict that method's rows. A procedure fixed in
+    advance, so no choice of split can flatter it; each row is predicted once, by parameters
+    that never saw its paper. Returns the rows in table order."""
+    pool = [r for r in table.results if r.split != "excluded"]
+    out: dict[int, RowCheck] = {}
+    for method in dict.fromkeys(r.method for r in pool):
+        train = tuple(dataclasses.replace(r, split="fit") for r in pool if r.method != method)
+        rows = [r for r in pool if r.method == method]
+        if not any(r.flops_reduction is None for r in train):
+            continue
+        params = fit(dataclasses.replace(table, results=train))
+        for r, p in zip(rows, predict(params, rows), strict=True):
+            out[id(r)] = RowCheck(r, r.points_lost, float(p))
+    return [out[id(r)] for r in pool if id(r) in out]
+
+
 def format_checks(checks: Sequence[RowCheck]) -> str:
     """The rows as a text table: split, regime, network, method, design, published and
     predicted points lost, error; then the largest error of each split."""
@@ -275,9 +295,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"parameters file to write (default {parameters_path()})")
     parser.add_argument("--check", action="store_true",
                         help="print the table against the shipped parameters; fit nothing")
+    parser.add_argument("--cv", action="store_true",
+                        help="leave-one-method-out cross-validation: each paper's rows "
+                             "predicted by a fit on the others; writes nothing")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
+        if args.cv:
+            checks = cross_validate(table)
+            print(format_checks(checks).replace("\nfit:", "\nrows labelled fit:")
+                  .replace("\nheld-out:", "\nrows labelled held-out:"))
+            errs = np.abs([c.error for c in checks])
+            print(f"leave-one-method-out: {len(checks)} rows of "
+                  f"{len({c.result.method for c in checks})} methods, largest |error| "
+                  f"{errs.max():.2f} points, RMS {math.sqrt(float(np.mean(errs ** 2))):.2f}, "
+                  f"{100 * float(np.mean(errs <= 1.0)):.0f} % within 1 point, "
+                  f"{100 * float(np.mean(errs <= 1.5)):.0f} % within 1.5")
+            return 0
         if args.check:
             params = load_parameters(args.out)
         else:
