@@ -14,13 +14,10 @@ import torch
 from cost_models.design import Design, DesignError
 from hwsim.errors import CodesignError
 from hwsim.ir import zoo
-from rl_search.accuracy.tensor_lstm import (
+from rl_search.accuracy.tensor_layers import (
     IN_MODES,
-    MAX_RANK,
     OUT_MODES,
-    TensorDigitsLSTM,
     TensorLinear,
-    TensorLstmOracle,
     ht_apply,
     ht_dense,
     ht_param_count,
@@ -30,6 +27,7 @@ from rl_search.accuracy.tensor_lstm import (
     tt_param_count,
     tt_ranks,
 )
+from rl_search.accuracy.tensor_lstm import MAX_RANK, TensorDigitsLSTM, TensorLstmOracle
 
 # ------------------------------------------------------------------------ products and counts
 
