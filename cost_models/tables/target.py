@@ -53,10 +53,21 @@ class TableSource:
         raise AttributeError(item)
 
 
-class TableTarget(Target):
-    """A measured latency table (``table:PATH``)."""
+class _TableTargetBase(Target):
+    """What both table targets share: one tier, ``table``, which ``analytic`` (every target's
+    default tier) also names."""
 
     fidelities = ("table",)
+
+    def evaluate(self, workload: Workload, design: Design | None = None,
+                 fidelity: str = "table") -> CostReport:
+        return super().evaluate(workload, design, "table" if fidelity == "analytic"
+                                else fidelity)
+
+
+class TableTarget(_TableTargetBase):
+    """A measured latency table (``table:PATH``)."""
+
     max_bits = 16
 
     def __init__(self, table: LatencyTable, name: str) -> None:
@@ -140,13 +151,6 @@ class TableTarget(Target):
                           clock_mhz=CLOCK_MHZ, layers=tuple(layers), resources={}, limits={},
                           feasible=True, notes=notes)
 
-    def evaluate(self, workload: Workload, design: Design | None = None,
-                 fidelity: str = "table") -> CostReport:
-        """As :meth:`Target.evaluate`; ``analytic`` (every target's default tier) reads as
-        ``table``, the only tier a table has."""
-        return super().evaluate(workload, design, "table" if fidelity == "analytic"
-                                else fidelity)
-
     def _evaluate_batch(self, workload: Workload, batch: DesignBatch) -> BatchCost:
         dtype = self._dtype(batch.options)
         total = sum(self.layer_ms(layer, dtype)[0] for layer in workload.layers)
@@ -158,11 +162,10 @@ class TableTarget(Target):
                          precision_share=np.ones(batch.weight_bits.shape))
 
 
-class HaqTableTarget(Target):
+class HaqTableTarget(_TableTargetBase):
     """HAQ's latency table layout (``haq-table:PATH``): ``[layer, weight_bits-1, act_bits-1]``
     in milliseconds for a workload whose layers it lists, in order."""
 
-    fidelities = ("table",)
     max_bits = 8
     mapping_options: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
@@ -198,13 +201,6 @@ class HaqTableTarget(Target):
                           clock_mhz=CLOCK_MHZ, layers=tuple(layers), resources={}, limits={},
                           feasible=True, notes=("HAQ table: latency[layer, wbits-1, abits-1] "
                                                 "in ms, summed over layers",))
-
-    def evaluate(self, workload: Workload, design: Design | None = None,
-                 fidelity: str = "table") -> CostReport:
-        """As :meth:`Target.evaluate`; ``analytic`` (every target's default tier) reads as
-        ``table``, the only tier a table has."""
-        return super().evaluate(workload, design, "table" if fidelity == "analytic"
-                                else fidelity)
 
     def _evaluate_batch(self, workload: Workload, batch: DesignBatch) -> BatchCost:
         self._check(workload)
