@@ -134,7 +134,7 @@ def default_mapping(acc: LstmAccelerator) -> str:
     return "per-stage" if acc.style == "fdht" else "skew"
 
 
-def _fixed_skew(plan: Plan, acc: LstmAccelerator) -> bk.Mapping_:
+def _fixed_skew(plan: Plan, acc: LstmAccelerator) -> bk.BankMapping:
     """TIE's one mapping: the linear skew ``(a, b)`` with the fewest conflict cycles over every
     transform read of the plan (the most favourable fixed skew for TIE)."""
     dims = plan.network.dims
@@ -168,7 +168,7 @@ def run_plan(plan: Plan, acc: LstmAccelerator, *, fidelity: str = "analytic",
     tie = acc.style == "tie"
     buffers = bk.stage_buffers(plan)
     cycle = fidelity == "cycle"
-    fixed: bk.Mapping_ | None = None
+    fixed: bk.BankMapping | None = None
     if cycle and mapping != "per-stage":
         fixed = (_fixed_skew(plan, acc) if tie and mapping == "skew"
                  else bk.fixed_mapping(mapping, B))
@@ -222,12 +222,12 @@ def run_plan(plan: Plan, acc: LstmAccelerator, *, fidelity: str = "analytic",
                     buffer_bytes, plan)
 
 
-_SEARCHED: dict[tuple[Any, ...], bk.Mapping_] = {}
+_SEARCHED: dict[tuple[Any, ...], bk.BankMapping] = {}
 """Per-stage mappings found so far, keyed by the plan's stages, dims and the memory geometry
 (the search takes up to a second a buffer; a rank search revisits the same plans)."""
 
 
-def _searched(plan: Plan, s: int, acc: LstmAccelerator, which: str) -> bk.Mapping_:
+def _searched(plan: Plan, s: int, acc: LstmAccelerator, which: str) -> bk.BankMapping:
     key = (plan.stages, tuple(sorted(plan.network.dims.items())), acc.pes, acc.banks,
            acc.bank_ports, s, which)
     hit = _SEARCHED.get(key)
@@ -251,7 +251,7 @@ def _searched(plan: Plan, s: int, acc: LstmAccelerator, which: str) -> bk.Mappin
     return hit
 
 
-def _out_mapping(plan: Plan, s: int, acc: LstmAccelerator) -> bk.Mapping_:
+def _out_mapping(plan: Plan, s: int, acc: LstmAccelerator) -> bk.BankMapping:
     """The per-stage mapping of the buffer stage ``s`` writes (searched over those writes and the
     next stage's reads; the final output buffer over the writes alone)."""
     dims = plan.network.dims

@@ -77,7 +77,7 @@ class Buffer:
 
 
 @dataclass(frozen=True)
-class Mapping_:
+class BankMapping:
     """A bank mapping: ``kind`` in interleave / skew / xor / linear and its parameters."""
 
     kind: str
@@ -116,22 +116,22 @@ class Mapping_:
         return self.kind
 
 
-def interleave(banks: int) -> Mapping_:
-    return Mapping_("interleave", banks)
+def interleave(banks: int) -> BankMapping:
+    return BankMapping("interleave", banks)
 
 
-def skew(banks: int, a: int, b: int) -> Mapping_:
-    return Mapping_("skew", banks, a=a, b=b)
+def skew(banks: int, a: int, b: int) -> BankMapping:
+    return BankMapping("skew", banks, a=a, b=b)
 
 
-def xor(banks: int) -> Mapping_:
+def xor(banks: int) -> BankMapping:
     if banks & (banks - 1):
         raise CodesignError(f"the xor mapping needs a power-of-two bank count, got {banks}")
-    return Mapping_("xor", banks)
+    return BankMapping("xor", banks)
 
 
-def linear(banks: int, coefs: Mapping[str, int]) -> Mapping_:
-    return Mapping_("linear", banks, coefs=dict(coefs))
+def linear(banks: int, coefs: Mapping[str, int]) -> BankMapping:
+    return BankMapping("linear", banks, coefs=dict(coefs))
 
 
 # ------------------------------------------------------------------------------ streams
@@ -221,7 +221,7 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> IntArray:
 def search_mapping(buf: Buffer, streams: Sequence[tuple[dict[str, IntArray],
                                                         npt.NDArray[np.bool_]]],
                    banks: int, ports: int = 1, *, sample: int = 512,
-                   seed: int = 0) -> Mapping_:
+                   seed: int = 0) -> BankMapping:
     """A ``linear`` mapping of ``buf`` with the fewest conflict cycles over ``streams`` (the
     writes that fill the buffer and the reads that drain it).
 
@@ -273,7 +273,7 @@ def search_mapping(buf: Buffer, streams: Sequence[tuple[dict[str, IntArray],
     chosen = linear(banks, {n: int(c) for n, c in zip(names, cands[best], strict=True)})
     plain = linear(banks, baseline)
 
-    def full_cost(m: Mapping_) -> int:
+    def full_cost(m: BankMapping) -> int:
         return sum(int(group_cycles(m.bank(buf, idx), valid, banks, ports).sum())
                    for idx, valid in streams)
 
@@ -293,7 +293,7 @@ class StreamCost:
         return self.cycles - self.ideal
 
 
-def stream_cost(mapping: Mapping_, buf: Buffer, stream: tuple[dict[str, IntArray],
+def stream_cost(mapping: BankMapping, buf: Buffer, stream: tuple[dict[str, IntArray],
                                                              npt.NDArray[np.bool_]],
                 ports: int = 1) -> StreamCost:
     idx, valid = stream
@@ -301,7 +301,7 @@ def stream_cost(mapping: Mapping_, buf: Buffer, stream: tuple[dict[str, IntArray
     return StreamCost(int(cyc.sum()), int(cyc.size))
 
 
-def fixed_mapping(kind: str, banks: int, **params: Any) -> Mapping_:
+def fixed_mapping(kind: str, banks: int, **params: Any) -> BankMapping:
     """``interleave``, ``xor`` or ``skew`` (``a``, ``b``) by name."""
     if kind == "interleave":
         return interleave(banks)
@@ -312,6 +312,6 @@ def fixed_mapping(kind: str, banks: int, **params: Any) -> Mapping_:
     raise CodesignError(f"unknown fixed mapping {kind!r}; use interleave, skew or xor")
 
 
-__all__ = ["MAPPINGS", "Buffer", "Mapping_", "StreamCost", "bank_hits", "fixed_mapping",
+__all__ = ["MAPPINGS", "Buffer", "BankMapping", "StreamCost", "bank_hits", "fixed_mapping",
            "group_cycles", "interleave", "linear", "read_groups", "search_mapping", "skew",
            "stage_buffers", "stream_cost", "write_groups", "xor"]

@@ -27,7 +27,7 @@ def _matrix(rows: int, cols: int) -> bk.Buffer:
     return bk.Buffer(("r", "c"), {"r": rows, "c": cols}, 1)
 
 
-def _cycles(mapping: bk.Mapping_, buf: bk.Buffer, r: np.ndarray, c: np.ndarray,
+def _cycles(mapping: bk.BankMapping, buf: bk.Buffer, r: np.ndarray, c: np.ndarray,
             ports: int = 1) -> int:
     idx = {"r": r[None, :], "c": c[None, :]}
     return int(bk.group_cycles(mapping.bank(buf, idx), np.ones((1, r.size), bool),
