@@ -303,3 +303,17 @@ def test_ray_backend_gives_the_local_run_folders(study, ray_cluster, tmp_path):
     assert len(local) == 4 * 8  # config, log, pareto.csv, best.toml, summary, 3 plots
     for rel in local:
         assert local[rel] == remote[rel], rel
+
+
+def test_the_documented_sweep_file_loads(tmp_path):
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "file-formats.md").read_text()
+    section = text[text.index("## Sweep files"):]
+    example = re.search(r"complete example:\n\n```toml\n(.*?)```", section, re.S)
+    assert example is not None
+    path = tmp_path / "sweep.toml"
+    path.write_text(example.group(1))
+    sweep = load_sweep(path)
+    assert [c.name for c in sweep.cells()] == ["random__s0", "random__s1", "genetic__s0",
+                                               "genetic__s1"]
