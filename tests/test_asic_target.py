@@ -191,19 +191,8 @@ def test_explore_genetic_on_the_systolic_target(tmp_path):
 
 @pytest.mark.parametrize("env_id", ["codesign/HeteroFPGA-v0", "codesign/MixedPrecision-v0",
                                     "codesign/LowRank-v0"])
-def test_env_presets_run_on_the_systolic_target(env_id):
-    import gymnasium
-    from gymnasium.utils.env_checker import check_env
-
-    import rl_search  # noqa: F401  (registers the environments)
-
-    env = gymnasium.make(env_id, workload="resnet20", target="systolic-32x32")
-    check_env(env.unwrapped, skip_render_check=True)
-    env.reset(seed=0)
-    done, info = False, {}
-    while not done:
-        _, _, term, trunc, info = env.step(env.action_space.sample())
-        done = term or trunc
+def test_env_presets_run_on_the_systolic_target(env_id, env_episode):
+    info = env_episode(env_id, workload="resnet20", target="systolic-32x32")
     assert math.isfinite(info["latency_ms"]) and "violations" in info
 
 

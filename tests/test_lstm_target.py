@@ -185,17 +185,6 @@ def test_genetic_rank_search_on_fdht_lands_on_the_exhaustive_pareto_front(standi
 
 
 @pytest.mark.parametrize("env_id", ["codesign/LowRank-v0", "codesign/MixedPrecision-v0"])
-def test_env_presets_run_on_the_fdht_target(env_id, standin_cache):
-    import gymnasium
-    from gymnasium.utils.env_checker import check_env
-
-    import rl_search  # noqa: F401  (registers the environments)
-
-    env = gymnasium.make(env_id, workload="lstm-ucf-ht", target="fdht")
-    check_env(env.unwrapped, skip_render_check=True)
-    env.reset(seed=0)
-    done, info = False, {}
-    while not done:
-        _, _, term, trunc, info = env.step(env.action_space.sample())
-        done = term or trunc
+def test_env_presets_run_on_the_fdht_target(env_id, standin_cache, env_episode):
+    info = env_episode(env_id, workload="lstm-ucf-ht", target="fdht")
     assert info["latency_ms"] > 0 and 0.0 <= info["accuracy"] <= 1.0

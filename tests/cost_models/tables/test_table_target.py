@@ -207,21 +207,10 @@ def test_the_documented_example_table_loads(tmp_path):
 
 
 @pytest.mark.parametrize("env_id", ["codesign/LowRank-v0", "codesign/MixedPrecision-v0"])
-def test_env_presets_run_on_a_table_target(tmp_path, env_id):
-    import gymnasium
-    from gymnasium.utils.env_checker import check_env
-
-    import rl_search  # noqa: F401  (registers the environments)
-
+def test_env_presets_run_on_a_table_target(tmp_path, env_id, env_episode):
     wl = zoo.get("resnet20")
     path = _table(wl.layers, tmp_path, extra=_samples(40))
-    env = gymnasium.make(env_id, workload="resnet20", target=f"table:{path}")
-    check_env(env.unwrapped, skip_render_check=True)
-    env.reset(seed=0)
-    done, info = False, {}
-    while not done:
-        _, _, term, trunc, info = env.step(env.action_space.sample())
-        done = term or trunc
+    info = env_episode(env_id, workload="resnet20", target=f"table:{path}")
     assert info["latency_ms"] > 0
 
 
