@@ -249,8 +249,13 @@ class BatchCost:
     @property
     def max_utilisation(self) -> FloatArray:
         """The largest utilisation of any resource, per design (0 when there are none)."""
-        util = list(self.utilisation.values())
-        return np.max(util, axis=0) if util else np.zeros(len(self))
+        out = None
+        for key, used in self.resources.items():
+            have = self.limits.get(key)
+            if have:
+                share = np.asarray(used, dtype=np.float64) / have
+                out = share if out is None else np.maximum(out, share, out=out)
+        return np.zeros(len(self)) if out is None else out
 
     @property
     def violated(self) -> BoolArray:

@@ -327,9 +327,9 @@ class CoDesignEnv(gym.Env[FloatArray, Any]):
         if a.shape != (self._n,):
             raise CodesignError(f"one-shot actions have shape ({self._n},), got {a.shape}")
         if self.action_kind == "box":
-            u = (a + 1.0) * 0.5
-            self._bad += self.space.count_bad_actions(u)
-            return self.space.index_from_unit(u)
+            idx, bad = self.space.index_from_box(a)
+            self._bad += bad
+            return idx
         nvec = self.space.nvec
         bad = np.isnan(a) | (a < 0) | (a >= nvec) | (a != np.floor(a))
         self._bad += int(np.count_nonzero(bad))

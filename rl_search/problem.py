@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -110,7 +111,7 @@ class BatchEvaluation:
 
     def row(self, i: int) -> dict[str, Any]:
         """One evaluation as a JSON-able dict (what run folders store)."""
-        return {"x": [int(v) for v in self.x[i]], "latency_ms": float(self.latency_ms[i]),
+        return {"x": self.x[i].tolist(), "latency_ms": float(self.latency_ms[i]),
                 "accuracy": float(self.accuracy[i]), "accuracy_drop": float(self.accuracy_drop[i]),
                 "max_utilisation": float(self.max_utilisation[i]), "fits": bool(self.fits[i]),
                 "feasible": bool(self.feasible[i]), "reward": float(self.reward[i])}
@@ -204,25 +205,15 @@ class Problem:
 
     def _score(self, X: IntArray, raw: dict[str, Any]) -> BatchEvaluation:
         obj = self.objective
-        latency, acc = raw["latency_ms"], raw["accuracy"]
-        drop = self.oracle.baseline - acc
-        excess = np.zeros(len(latency))
-        finite = np.isfinite(latency)
-        excess[~finite] += 10.0
-        if obj.require_fit:
-            excess[finite & ~raw["fits"]] += 1.0
-        if obj.latency_budget_ms is not None:
-            over = np.where(finite, latency / obj.latency_budget_ms - 1.0, 0.0)
-            excess += np.maximum(over, 0.0)
-        if obj.max_accuracy_drop is not None:
-            over = (drop - obj.max_accuracy_drop) / max(obj.max_accuracy_drop, 0.01)
-            excess += np.maximum(over, 0.0)
-        feasible = excess <= 0.0
-        if obj.minimise == "latency":
-            good = -np.minimum(np.where(finite, latency, np.inf) / self.reference_latency_ms, 2.0)
-        else:
-            good = -drop
-        reward = np.where(feasible, good, -2.0 - excess)
+        latency = np.ascontiguousarray(raw["latency_ms"], dtype=np.float64)
+        acc = np.ascontiguousarray(raw["accuracy"], dtype=np.float64)
+        nan = math.nan
+        drop, feasible, reward = _score_kernel(
+            latency, acc, np.ascontiguousarray(raw["fits"], dtype=np.bool_),
+            float(self.oracle.baseline), obj.require_fit,
+            nan if obj.latency_budget_ms is None else float(obj.latency_budget_ms),
+            nan if obj.max_accuracy_drop is None else float(obj.max_accuracy_drop),
+            obj.minimise == "latency", float(self.reference_latency_ms))
         cost: BatchCost = raw["cost"]
         return BatchEvaluation(x=X, latency_ms=latency, accuracy=acc, accuracy_drop=drop,
                                max_utilisation=raw["util"], fits=raw["fits"], feasible=feasible,
@@ -291,6 +282,8 @@ class Problem:
         violating rows format a line."""
         obj = self.objective
         n = len(ev)
+        if n == 1 and ev.feasible[0]:
+            return [[]]  # a feasible design violates nothing: the common single-step case
         out: list[list[str]] = [[] for _ in range(n)]
         latency, drop = ev.latency_ms, ev.accuracy_drop
         for i in np.nonzero(~np.isfinite(latency))[0].tolist():
@@ -420,3 +413,54 @@ class Problem:
                 f"{budget:g} ms: the cheapest (every bit-width and rank at its minimum, best of "
                 f"{cheap['hardware_points']} hardware configuration(s)) takes "
                 f"{cheap['latency_ms']:.3f} ms at accuracy {cheap['accuracy']:.4f}")
+
+
+@numba.njit(cache=True)
+def _nan_max0(v: float) -> float:
+    """``np.maximum(v, 0.0)``: NaN stays NaN."""
+    return v if v > 0.0 or v != v else 0.0
+
+
+@numba.njit(cache=True)
+def _score_kernel(latency: Any, acc: Any, fits: Any, baseline: float, require_fit: bool,
+                  budget: float, max_drop: float, minimise_latency: bool, reference: float
+                  ) -> tuple[Any, Any, Any]:
+    """The objective, per design: the one place budgets become ``excess`` and a reward.
+
+    ``excess`` sums 10 for a design that cannot run (infinite latency), 1 for one that does not
+    fit (with ``require_fit``), the relative overshoot of the latency budget and that of the
+    accuracy-drop budget (relative to ``max(budget, 0.01)``); ``budget`` / ``max_drop`` NaN
+    mean none. Feasible (``excess <= 0``) designs get ``-min(latency / reference, 2)`` (or
+    ``-drop``), the others ``-2 - excess``, below every feasible reward.
+
+    :return: ``(accuracy drop, feasible, reward)``.
+    """
+    n = latency.shape[0]
+    drop = np.empty(n)
+    feasible = np.empty(n, dtype=np.bool_)
+    reward = np.empty(n)
+    has_budget = budget == budget
+    has_drop = max_drop == max_drop
+    for i in range(n):
+        d = baseline - acc[i]
+        drop[i] = d
+        lat = latency[i]
+        finite = np.isfinite(lat)
+        excess = 0.0
+        if not finite:
+            excess += 10.0
+        if require_fit and finite and not fits[i]:
+            excess += 1.0
+        if has_budget:
+            excess += _nan_max0(lat / budget - 1.0 if finite else 0.0)
+        if has_drop:
+            excess += _nan_max0((d - max_drop) / max(max_drop, 0.01))
+        ok = excess <= 0.0
+        feasible[i] = ok
+        if not ok:
+            reward[i] = -2.0 - excess
+        elif minimise_latency:
+            reward[i] = -min(lat / reference if finite else np.inf, 2.0)
+        else:
+            reward[i] = -d
+    return drop, feasible, reward

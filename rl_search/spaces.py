@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -152,6 +153,12 @@ class DesignSpace:
         idx = np.floor(arr * nvec).astype(np.int64)
         return np.minimum(idx, nvec - 1)
 
+    def index_from_box(self, a: Any) -> tuple[IntArray, int]:
+        """Actions in ``[-1, 1]`` (a gymnasium ``Box``, one per knob) -> choice indices, as
+        :meth:`index_from_unit` of ``(a + 1) / 2``, and how many entries were NaN or out of
+        range (clipped): one pass, for the one-shot environment's step."""
+        return _box_indices(np.ascontiguousarray(a, dtype=np.float64), self.nvec)
+
     @staticmethod
     def count_bad_actions(a: Any) -> int:
         arr = np.asarray(a, dtype=np.float64)
@@ -235,12 +242,20 @@ class DesignSpace:
 
     def decode_batch(self, X: Any) -> DesignBatch:
         """The :class:`~cost_models.DesignBatch` of a batch of points (what targets take)."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.int64))
-        n = X.shape[0]
-        out = {kind: np.repeat(base[None, :], n, axis=0) for kind, base in self._base_rows.items()}
-        for kind, (cols, layers, table) in self._gathers.items():
-            # one flat take: row r of the table starts at r * width
-            out[kind][:, layers] = table.take(X.take(cols, axis=1) + self._row_offsets[kind])
+        X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=np.int64)))
+        if X.ndim != 2 or X.shape[1] != len(self.knobs):
+            raise CodesignError(f"space {self.name!r} points have {len(self.knobs)} entries, "
+                                f"got shape {X.shape}")
+        if X.size and (X.min() < 0 or (X >= self.nvec).any()):
+            raise CodesignError(f"space {self.name!r}: indices must be ints in [0, nvec), "
+                                f"got {X[(X < 0) | (X >= self.nvec)][:5].tolist()} ...")
+        out = {}
+        for kind, base in self._base_rows.items():
+            gather = self._gathers.get(kind)
+            if gather is None:
+                out[kind] = np.repeat(base[None, :], X.shape[0], axis=0)
+            else:
+                out[kind] = _gather(X, base, *gather)
         hardware = {key: table.take(X[:, j]) for key, j, table in self._hw_tables}
         rank = out.pop("rank")
         wb, ab = out.pop("weight_bits"), out.pop("act_bits")
@@ -265,7 +280,6 @@ class DesignSpace:
                 [np.nan if v is None else (spec.encode(v) if spec else float(v))
                  for v in base.mapping_values(key)], dtype=np.float64)
         self._gathers: dict[str, tuple[Any, Any, Any]] = {}
-        self._row_offsets: dict[str, IntArray] = {}
         width = int(self.nvec.max())
         for kind in ("weight_bits", "act_bits", "rank", *mapping_keys):
             is_mapping = kind in mapping_keys
@@ -282,7 +296,6 @@ class DesignSpace:
                 table[row, :len(values)] = values
             layers = np.array([self.knobs[j].layer for j in cols], dtype=np.int64)
             self._gathers[kind] = (np.array(cols, dtype=np.int64), layers, table)
-            self._row_offsets[kind] = np.arange(len(cols), dtype=np.int64) * width
         self._hw_tables = [(k.key, j, np.asarray(k.choices)) for j, k in enumerate(self.knobs)
                            if k.kind == "hardware"]
         self._options = dict(base.options)
@@ -402,3 +415,38 @@ def make_space(name: str, workload: Workload, target: Target, *,
     if "rank" in parts:
         knobs += _rank_knobs(workload, rank_step, max_rank_candidates)
     return DesignSpace(name, workload, knobs, base, target)
+
+
+@numba.njit(cache=True)
+def _gather(X: Any, base: Any, cols: Any, layers: Any, table: Any) -> Any:
+    """``[n, L]`` per-layer values of points ``X``: ``base`` everywhere, and for each knob
+    ``c`` of this kind ``table[c, X[:, cols[c]]]`` in column ``layers[c]`` (the decode of one
+    kind in one pass; indices are in range: the caller clipped them)."""
+    n = X.shape[0]
+    out = np.empty((n, base.shape[0]), dtype=base.dtype)
+    for d in range(n):
+        out[d, :] = base
+        for c in range(cols.shape[0]):
+            out[d, layers[c]] = table[c, X[d, cols[c]]]
+    return out
+
+
+@numba.njit(cache=True)
+def _box_indices(a: Any, nvec: Any) -> tuple[Any, int]:
+    """:meth:`DesignSpace.index_from_box`: ``u = (a + 1) * 0.5``, NaN -> 0, clipped to [0, 1],
+    ``min(floor(u * n), n - 1)`` per knob (the arithmetic of :meth:`index_from_unit`)."""
+    idx = np.empty(a.shape[0], dtype=np.int64)
+    bad = 0
+    for j in range(a.shape[0]):
+        u = (a[j] + 1.0) * 0.5
+        if np.isnan(u):
+            bad += 1
+            u = 0.0
+        elif u < 0.0:
+            bad += 1
+            u = 0.0
+        elif u > 1.0:
+            bad += 1
+            u = 1.0
+        idx[j] = min(int(np.floor(u * nvec[j])), nvec[j] - 1)
+    return idx, bad

@@ -132,6 +132,8 @@ DspHw = tuple[int, int, int]
 _DSP_BLOCK = 16  # the release's InputChannel = OutputChannel = 16
 _MIN_REGIONS = 3  # the stall terms assume three m-tiles in flight: (R - 3)
 _PARALLEL_MIN_DESIGNS = 64  # below this a thread-pool launch costs more than it saves
+_MEMO_MAX_GROUPS = 64  # batch_designs memoises per pair of cores up to this many pairs
+_MEMO_MAX_BITS = 64  # ... and bit widths up to this (the memo tables are [.., w+1, a+1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,6 +320,47 @@ def _network_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, laye
 
 
 @numba.njit(cache=True)
+def _solve_layer(g: int, m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: int,
+                 a_bits: int, lut_hw: LutHw, dsp_hw: DspHw, sweep: bool, valid_only: bool
+                 ) -> tuple[float, float, int]:
+    """Solve a layer's NaN split on its largest GEMM ``g``.
+
+    :return: ``(rho, solved, on_dsp)``: the split, ``g``'s cycles at it when the solve has them
+        in hand (NaN otherwise: cost it anew) and 1 when the solved GEMM leaves work on the
+        DSP core.
+    """
+    if sweep:
+        r = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits, a_bits, lut_hw,
+                       dsp_hw, valid_only)
+        return r, np.nan, 0
+    # r = n_lut/(n*count) with _exact_one's n_lut, and the GEMM costed there
+    n_lut, _, r, solved = _balance_one(m[g], n[g], k[g], count[g], independent[g], w_bits,
+                                       a_bits, lut_hw, dsp_hw, valid_only)
+    # costed (not NaN): r splits as solved, so the DSP core has the rest of it
+    on_dsp = 1 if not np.isnan(solved) and n_lut < n[g] * count[g] else 0
+    return r, solved, on_dsp
+
+
+@numba.njit(cache=True)
+def _gemm_term(g: int, is_main: bool, m: Any, n: Any, k: Any, count: Any, independent: Any,
+               w_bits: int, a_bits: int, r: float, solved: float, lut_hw: LutHw, dsp_hw: DspHw,
+               valid_only: bool) -> tuple[float, int]:
+    """GEMM ``g``'s term of the network sum at split ``r``, and 1 when it leaves work on the
+    DSP core (by :func:`split_gemm`'s rule); the layer's solved main GEMM (``is_main`` with
+    ``solved`` not NaN) is ``solved`` itself, bitwise the :func:`_hetero_one` it stands for,
+    its DSP share counted by :func:`_solve_layer`."""
+    if is_main and not np.isnan(solved):
+        return solved, 0
+    lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits, a_bits, r,
+                               lut_hw, dsp_hw, valid_only)
+    if count[g] > 1 and independent[g]:
+        on_dsp = count[g] - _split_count(count[g], r)
+    else:
+        on_dsp = _split(n[g], r)[1]
+    return max(lut_c, dsp_c), 1 if on_dsp > 0 else 0
+
+
+@numba.njit(cache=True)
 def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
                  main: Any, w_bits: Any, a_bits: Any, rho_in: Any, rho_out: Any, on_dsp_out: Any,
                  solved_out: Any, lut_arr: Any, dsp_arr: Any, sweep: bool, valid_only: bool
@@ -336,45 +379,128 @@ def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, l
     lut_hw = (lut_arr[d, 0], lut_arr[d, 1], lut_arr[d, 2], lut_arr[d, 3], lut_arr[d, 4])
     dsp_hw = (dsp_arr[d, 0], dsp_arr[d, 1], dsp_arr[d, 2])
     solved = solved_out[d]  # layer i's main GEMM costed at its solved split; NaN: not solved
-    widest = 1
     for i in range(rho_in.shape[1]):
         r = rho_in[d, i]
         solved[i] = np.nan
         on_dsp_out[d, i] = 0
         if np.isnan(r):
-            g = main[i]
-            if sweep:
-                r = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
-                               a_bits[d, i], lut_hw, dsp_hw, valid_only)
-            else:  # r = n_lut/(n*count) with _exact_one's n_lut, and the GEMM costed there
-                n_lut, _, r, solved[i] = _balance_one(m[g], n[g], k[g], count[g],
-                                                      independent[g], w_bits[d, i], a_bits[d, i],
-                                                      lut_hw, dsp_hw, valid_only)
-                # costed (not NaN): r splits as solved, so the DSP core has the rest of it
-                if not np.isnan(solved[i]) and n_lut < n[g] * count[g]:
-                    on_dsp_out[d, i] = 1
-                    if a_bits[d, i] > widest:
-                        widest = a_bits[d, i]
+            r, solved[i], on_dsp_out[d, i] = _solve_layer(main[i], m, n, k, count, independent,
+                                                          w_bits[d, i], a_bits[d, i], lut_hw,
+                                                          dsp_hw, sweep, valid_only)
         rho_out[d, i] = r
     total = 0.0
     for g in range(m.shape[0]):
         i = layer[g]
-        r = rho_out[d, i]
-        if main[i] == g and not np.isnan(solved[i]):
-            total += solved[i]  # bitwise the _hetero_one below; its DSP share is counted above
-            continue
-        lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
-                                   a_bits[d, i], r, lut_hw, dsp_hw, valid_only)
-        total += max(lut_c, dsp_c)
-        if count[g] > 1 and independent[g]:
-            on_dsp = count[g] - _split_count(count[g], r)
-        else:
-            on_dsp = _split(n[g], r)[1]
-        if on_dsp > 0:
+        term, on = _gemm_term(g, main[i] == g, m, n, k, count, independent, w_bits[d, i],
+                              a_bits[d, i], rho_out[d, i], solved[i], lut_hw, dsp_hw, valid_only)
+        total += term
+        if on:
             on_dsp_out[d, i] = 1
-            if a_bits[d, i] > widest:
-                widest = a_bits[d, i]
+    widest = 1
+    for i in range(rho_in.shape[1]):
+        if on_dsp_out[d, i] and a_bits[d, i] > widest:
+            widest = a_bits[d, i]
     return total, widest
+
+
+@numba.njit(cache=True)
+def _designs_memo(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: Any,
+                  first: Any, main: Any, w_bits: Any, a_bits: Any, group: Any, lut_arr: Any,
+                  dsp_arr: Any, sweep: bool, valid_only: bool) -> tuple[Any, Any, Any, Any]:
+    """:func:`_designs_serial` with every split solved (``rho_in`` all NaN), for designs that
+    share few pairs of cores: design ``d`` runs on row ``group[d]`` of ``lut_arr`` /
+    ``dsp_arr``, and each (cores, layer, weight bits, activation bits) is solved and costed
+    once, on first use, by the same :func:`_solve_layer` and :func:`_gemm_term`; every design
+    then sums the memoised GEMM terms in GEMM order: bitwise :func:`_designs_serial`."""
+    size, n_layers = w_bits.shape
+    n_gemms = m.shape[0]
+    wmax = 1
+    amax = 1
+    for d in range(size):
+        for i in range(n_layers):
+            wmax = max(wmax, w_bits[d, i])
+            amax = max(amax, a_bits[d, i])
+    n_groups = lut_arr.shape[0]
+    done = np.zeros((n_groups, n_layers, wmax + 1, amax + 1), dtype=np.bool_)
+    t_rho = np.empty((n_groups, n_layers, wmax + 1, amax + 1))
+    t_on = np.empty((n_groups, n_layers, wmax + 1, amax + 1), dtype=np.int8)
+    t_term = np.empty((n_groups, n_gemms, wmax + 1, amax + 1))
+    cycles = np.empty(size)
+    widest = np.empty(size, dtype=np.int64)
+    rho_out = np.empty((size, n_layers))
+    on_dsp = np.empty((size, n_layers), dtype=np.int8)
+    for d in range(size):
+        h = group[d]
+        widest_d = 1
+        for i in range(n_layers):
+            w = w_bits[d, i]
+            a = a_bits[d, i]
+            if not done[h, i, w, a]:
+                lut_hw = (lut_arr[h, 0], lut_arr[h, 1], lut_arr[h, 2], lut_arr[h, 3],
+                          lut_arr[h, 4])
+                dsp_hw = (dsp_arr[h, 0], dsp_arr[h, 1], dsp_arr[h, 2])
+                r, solved, on = _solve_layer(main[i], m, n, k, count, independent, w, a,
+                                             lut_hw, dsp_hw, sweep, valid_only)
+                for g in range(first[i], first[i + 1]):
+                    term, on_g = _gemm_term(g, main[i] == g, m, n, k, count, independent, w, a,
+                                            r, solved, lut_hw, dsp_hw, valid_only)
+                    t_term[h, g, w, a] = term
+                    if on_g:
+                        on = 1
+                t_rho[h, i, w, a] = r
+                t_on[h, i, w, a] = on
+                done[h, i, w, a] = True
+            rho_out[d, i] = t_rho[h, i, w, a]
+            on_dsp[d, i] = t_on[h, i, w, a]
+            if on_dsp[d, i] and a > widest_d:
+                widest_d = a
+        total = 0.0
+        for g in range(n_gemms):
+            i = layer[g]
+            total += t_term[h, g, w_bits[d, i], a_bits[d, i]]
+        cycles[d] = total
+        widest[d] = widest_d
+    return cycles, rho_out, widest, on_dsp
+
+
+@numba.njit(cache=True)
+def _hardware_groups(lut: Any, dsp: Any, cap: int) -> tuple[Any, Any, int]:
+    """Group designs by their pair of cores (rows of ``lut`` and ``dsp``), by a scan over the
+    groups found so far (in order of first appearance).
+
+    :return: ``(group [n], first [n_groups], n_groups)``: design ``d`` is in group
+        ``group[d]``, whose first design is ``first[group[d]]``; ``n_groups`` is -1 (and the
+        arrays partial) once more than ``cap`` groups appear.
+    """
+    size = lut.shape[0]
+    group = np.empty(size, dtype=np.int64)
+    first = np.empty(cap + 1, dtype=np.int64)
+    n_groups = 0
+    for d in range(size):
+        found = -1
+        for h in range(n_groups):
+            f = first[h]
+            same = True
+            for j in range(lut.shape[1]):
+                if lut[d, j] != lut[f, j]:
+                    same = False
+                    break
+            if same:
+                for j in range(dsp.shape[1]):
+                    if dsp[d, j] != dsp[f, j]:
+                        same = False
+                        break
+            if same:
+                found = h
+                break
+        if found < 0:
+            if n_groups == cap:
+                return group, first[:n_groups], -1
+            first[n_groups] = d
+            found = n_groups
+            n_groups += 1
+        group[d] = found
+    return group, first[:n_groups], n_groups
 
 
 @numba.njit(cache=True)
@@ -1199,8 +1325,8 @@ def hardware_rows(luts: Any, dsps: Any) -> tuple[IntArray, IntArray]:
 
 def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
                   lut_fraction: Any, lut_rows: Any, dsp_rows: Any, *, balance: str = "exact",
-                  parallel: bool | None = None, valid_only: bool = True
-                  ) -> tuple[FloatArray, FloatArray, IntArray, npt.NDArray[np.int8]]:
+                  parallel: bool | None = None, valid_only: bool = True,
+                  memo: bool | None = None) -> tuple[FloatArray, FloatArray, IntArray, npt.NDArray[np.int8]]:
     """Many designs of one network, each on its own pair of cores, in one kernel call.
 
     Where ``lut_fraction`` is NaN the split is solved on the layer's largest GEMM (``main``,
@@ -1215,6 +1341,11 @@ def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
         ``on_dsp`` is 1 where some GEMM of the layer leaves work on the DSP core (by
         :func:`split_gemm`'s rule), and ``widest`` the widest activation of those layers (1 when
         none): the one place the DSP core's resources are charged from.
+
+    When every split is solved and the designs share at most ``_MEMO_MAX_GROUPS`` pairs of
+    cores (a space without hardware knobs, a converged population), each (cores, layer, bits)
+    is solved once and the designs sum the memoised terms (:func:`_designs_memo`, bitwise the
+    same result); ``memo=False`` forces the per-design kernel (``parallel`` applies to it).
     """
     if balance not in ("exact", "n3h-sweep"):
         raise RecordError("batch_designs input", [Problem(
@@ -1233,10 +1364,18 @@ def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
         c.require(v.ndim == 2 and v.shape == (n_designs, width), name, v.shape,
                   f"must have shape [{n_designs}, {width}]")
     c.raise_if_any(RecordError, "batch_designs input")
+    main = np.ascontiguousarray(main, dtype=np.int64)
+    sweep = balance == "n3h-sweep"
+    if (memo is not False and n_designs > 1 and np.isnan(rho).all()
+            and wb.min() >= 0 and ab.min() >= 0 and max(wb.max(), ab.max()) <= _MEMO_MAX_BITS):
+        group, first, n_groups = _hardware_groups(lut, dsp, _MEMO_MAX_GROUPS)
+        if n_groups > 0:
+            return _designs_memo(arrays.m, arrays.n, arrays.k, arrays.count, arrays.independent,
+                                 arrays.layer, arrays.first_gemm, main, wb, ab, group,
+                                 lut[first], dsp[first], sweep, valid_only)
     use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS if parallel is None else parallel
     kernel = _designs_parallel if use_parallel else _designs_serial
     cycles, rho_out, widest, on_dsp = kernel(arrays.m, arrays.n, arrays.k, arrays.count,
-                                             arrays.independent, arrays.layer,
-                                             np.ascontiguousarray(main, dtype=np.int64), wb, ab,
-                                             rho, lut, dsp, balance == "n3h-sweep", valid_only)
+                                             arrays.independent, arrays.layer, main, wb, ab,
+                                             rho, lut, dsp, sweep, valid_only)
     return cycles, rho_out, widest, on_dsp

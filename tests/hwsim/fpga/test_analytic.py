@@ -977,6 +977,57 @@ def test_batch_designs_solve_is_exact_balance_then_network_sum(network: str,
         assert widest[d] == widest_d
 
 
+@pytest.mark.parametrize("network", list(NETWORKS))
+@pytest.mark.parametrize("groups", [1, 3])
+@pytest.mark.parametrize("balance", ["exact", "n3h-sweep"])
+@pytest.mark.parametrize("valid_only", [True, False])
+def test_batch_designs_memo_is_bitwise_the_per_design_kernel(network: str, groups: int,
+                                                             balance: str,
+                                                             valid_only: bool) -> None:
+    """Designs that share a few pairs of cores and solve every split take the memoised kernel
+    (each (cores, layer, bits) solved once); its four outputs equal the per-design kernel's,
+    serial and parallel, element for element (repeated bit pairs included, so the memo is
+    hit, not only filled)."""
+    build, deep = NETWORKS[network]
+    arrays = _multi_gemm_arrays() if build is None else build().to_arrays()
+    main = _main_of(arrays)
+    n_layers = len(main)
+    rng = np.random.default_rng(11 + groups)
+    size = 40
+    if deep:
+        pairs = [deep] * groups
+    else:
+        luts, dsps = _n3h_cores(rng, groups)
+        pairs = list(zip(luts, dsps, strict=True))
+    pick = rng.integers(0, groups, size)
+    lut_rows, dsp_rows = an.hardware_rows([pairs[p][0] for p in pick],
+                                          [pairs[p][1] for p in pick])
+    w = rng.integers(1, 5, size=(size, n_layers))  # 4 x 4 bit pairs: repeats across designs
+    a = rng.integers(1, 5, size=(size, n_layers))
+    rho = np.full((size, n_layers), np.nan)
+    _, _, found = an._hardware_groups(lut_rows, dsp_rows, an._MEMO_MAX_GROUPS)
+    assert found == len({(tuple(r), tuple(q)) for r, q in zip(lut_rows, dsp_rows)}) <= groups
+    kw = {"balance": balance, "valid_only": valid_only}
+    memo = an.batch_designs(arrays, main, w, a, rho, lut_rows, dsp_rows, **kw)
+    for parallel in (False, True):
+        direct = an.batch_designs(arrays, main, w, a, rho, lut_rows, dsp_rows, memo=False,
+                                  parallel=parallel, **kw)
+        for got, want in zip(memo, direct, strict=True):
+            assert got.dtype == want.dtype
+            assert np.array_equal(got, want, equal_nan=True)
+    assert np.isfinite(memo[0]).any()  # not a comparison of infs only
+
+
+def test_hardware_groups_caps_and_orders_by_first_appearance() -> None:
+    """Groups are numbered in order of first appearance; past ``cap`` groups the scan gives
+    up (-1), which sends the batch to the per-design kernel."""
+    lut = np.array([[1, 1, 1, 1, 1], [2, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]])
+    dsp = np.array([[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 2, 1]])
+    group, first, n = an._hardware_groups(lut, dsp, 8)
+    assert n == 3 and group.tolist() == [0, 1, 0, 2] and first.tolist() == [0, 1, 3]
+    assert an._hardware_groups(lut, dsp, 2)[2] == -1
+
+
 def _print_goldens() -> None:
     print("GOLDEN_LUT_ALONE =", {b: _lut_only_cycles(b) for b in (8, 4, 2)})
     print("GOLDEN_DSP_ALONE =", _dsp_only_cycles(A_DSP))
