@@ -153,11 +153,16 @@ class DesignSpace:
         idx = np.floor(arr * nvec).astype(np.int64)
         return np.minimum(idx, nvec - 1)
 
-    def index_from_box(self, a: Any) -> tuple[IntArray, int]:
-        """Actions in ``[-1, 1]`` (a gymnasium ``Box``, one per knob) -> choice indices, as
-        :meth:`index_from_unit` of ``(a + 1) / 2``, and how many entries were NaN or out of
-        range (clipped): one pass, for the one-shot environment's step."""
-        return _box_indices(np.ascontiguousarray(a, dtype=np.float64), self.nvec)
+    def index_from_box(self, a: Any) -> tuple[IntArray, Any]:
+        """Actions in ``[-1, 1]`` (a gymnasium ``Box``: one per knob, or ``[n, n_knobs]``) ->
+        choice indices, as :meth:`index_from_unit` of ``(a + 1) / 2``, and how many entries
+        were NaN or out of range (clipped): an int, or one per row. One pass, for the one-shot
+        environments' step."""
+        arr = np.asarray(a, dtype=np.float64)
+        if arr.ndim == 1:
+            idx, bad = _box_indices(np.ascontiguousarray(arr[None, :]), self.nvec)
+            return idx[0], int(bad[0])
+        return _box_indices(np.ascontiguousarray(arr), self.nvec)
 
     @staticmethod
     def count_bad_actions(a: Any) -> int:
@@ -432,21 +437,24 @@ def _gather(X: Any, base: Any, cols: Any, layers: Any, table: Any) -> Any:
 
 
 @numba.njit(cache=True)
-def _box_indices(a: Any, nvec: Any) -> tuple[Any, int]:
-    """:meth:`DesignSpace.index_from_box`: ``u = (a + 1) * 0.5``, NaN -> 0, clipped to [0, 1],
-    ``min(floor(u * n), n - 1)`` per knob (the arithmetic of :meth:`index_from_unit`)."""
-    idx = np.empty(a.shape[0], dtype=np.int64)
-    bad = 0
-    for j in range(a.shape[0]):
-        u = (a[j] + 1.0) * 0.5
-        if np.isnan(u):
-            bad += 1
-            u = 0.0
-        elif u < 0.0:
-            bad += 1
-            u = 0.0
-        elif u > 1.0:
-            bad += 1
-            u = 1.0
-        idx[j] = min(int(np.floor(u * nvec[j])), nvec[j] - 1)
+def _box_indices(a: Any, nvec: Any) -> tuple[Any, Any]:
+    """:meth:`DesignSpace.index_from_box` of ``a`` ``[n, n_knobs]``: ``u = (a + 1) * 0.5``,
+    NaN -> 0, clipped to [0, 1], ``min(floor(u * n), n - 1)`` per knob (the arithmetic of
+    :meth:`index_from_unit`), and the clipped entries counted per row."""
+    rows, cols = a.shape
+    idx = np.empty((rows, cols), dtype=np.int64)
+    bad = np.zeros(rows, dtype=np.int64)
+    for r in range(rows):
+        for j in range(cols):
+            u = (a[r, j] + 1.0) * 0.5
+            if np.isnan(u):
+                bad[r] += 1
+                u = 0.0
+            elif u < 0.0:
+                bad[r] += 1
+                u = 0.0
+            elif u > 1.0:
+                bad[r] += 1
+                u = 1.0
+            idx[r, j] = min(int(np.floor(u * nvec[j])), nvec[j] - 1)
     return idx, bad

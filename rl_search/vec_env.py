@@ -281,9 +281,9 @@ class CoDesignVectorEnv(VectorEnv[FloatArray, Any, npt.NDArray[Any]]):
     def _decode_all(self, a: npt.NDArray[np.float64]) -> IntArray:
         """``CoDesignEnv._decode_all`` for every sub-environment."""
         if self.action_kind == "box":
-            u = (a + 1.0) * 0.5
-            self._bad += np.count_nonzero(np.isnan(u) | (u < 0.0) | (u > 1.0), axis=1)
-            return self.space.index_from_unit(u)
+            idx, bad = self.space.index_from_box(a)
+            self._bad += bad
+            return idx
         nvec = self._nvec
         bad = np.isnan(a) | (a < 0) | (a >= nvec) | (a != np.floor(a))
         self._bad += np.count_nonzero(bad, axis=1)
