@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -488,11 +489,20 @@ def _main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
 
 def _compute_main_gemms(workload: Workload) -> npt.NDArray[np.int64]:
     arrays = workload.to_arrays()
-    macs = arrays.macs
-    first = arrays.first_gemm
-    main = first[:-1].copy()
-    for i in np.nonzero(np.diff(first) > 1)[0]:  # only layers with several GEMMs need a search
-        main[i] = first[i] + int(np.argmax(macs[first[i]:first[i + 1]]))
+    return _largest_in_layers(np.ascontiguousarray(arrays.macs), arrays.first_gemm)
+
+
+@numba.njit(cache=True)
+def _largest_in_layers(macs: Any, first: Any) -> Any:
+    """Per layer, the index of its GEMM with the most MACs (the first of equals, as
+    ``np.argmax``)."""
+    main = np.empty(first.shape[0] - 1, dtype=np.int64)
+    for i in range(main.shape[0]):
+        best = first[i]
+        for g in range(first[i] + 1, first[i + 1]):
+            if macs[g] > macs[best]:
+                best = g
+        main[i] = best
     return main
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from cost_models.batch import BatchCost, DesignBatch, KnobSpec
 from cost_models.design import Design, DesignError, default_design, workload_problems
@@ -231,8 +232,9 @@ class Target(ABC):
         self._check_batch(workload, batch)
         if batch.rank is None:
             return self._evaluate_batch(workload, batch)
-        keys, inverse = np.unique(batch.rank, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        if len(batch) == 1:
+            return self._evaluate_batch(self.ranked(workload, batch.rank[0]), batch)
+        keys, inverse = _unique_rows(batch.rank)
         if keys.shape[0] == 1:
             return self._evaluate_batch(self.ranked(workload, keys[0]), batch)
         order = np.argsort(inverse, kind="stable")
@@ -438,3 +440,12 @@ def get_target(target: str | Path | Hardware | Target) -> Target:
     if not is_path:
         _INSTANCES[key] = instance
     return instance
+
+
+def _unique_rows(arr: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.unique(arr, axis=0, return_inverse=True)`` up to the order of the unique rows, by
+    one sort of the rows viewed as byte strings (several times faster for many rows)."""
+    rows = np.ascontiguousarray(arr)
+    flat = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1)

@@ -319,44 +319,39 @@ def _network_parallel(m: Any, n: Any, k: Any, count: Any, independent: Any, laye
     return out
 
 
-@numba.njit(cache=True)
-def _solve_layer(g: int, m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: int,
+@numba.njit(cache=True, inline="always")
+def _solve_layer(m: int, n: int, k: int, count: int, independent: Any, w_bits: int,
                  a_bits: int, lut_hw: LutHw, dsp_hw: DspHw, sweep: bool, valid_only: bool
                  ) -> tuple[float, float, int]:
-    """Solve a layer's NaN split on its largest GEMM ``g``.
+    """Solve a layer's NaN split on its largest GEMM (``m, n, k, count, independent``).
 
-    :return: ``(rho, solved, on_dsp)``: the split, ``g``'s cycles at it when the solve has them
-        in hand (NaN otherwise: cost it anew) and 1 when the solved GEMM leaves work on the
-        DSP core.
+    :return: ``(rho, solved, on_dsp)``: the split, that GEMM's cycles at it when the solve has
+        them in hand (NaN otherwise: cost it anew) and 1 when the solved GEMM leaves work on
+        the DSP core.
     """
     if sweep:
-        r = _sweep_one(m[g], n[g], k[g], count[g], independent[g], w_bits, a_bits, lut_hw,
-                       dsp_hw, valid_only)
+        r = _sweep_one(m, n, k, count, independent, w_bits, a_bits, lut_hw, dsp_hw, valid_only)
         return r, np.nan, 0
     # r = n_lut/(n*count) with _exact_one's n_lut, and the GEMM costed there
-    n_lut, _, r, solved = _balance_one(m[g], n[g], k[g], count[g], independent[g], w_bits,
-                                       a_bits, lut_hw, dsp_hw, valid_only)
+    n_lut, _, r, solved = _balance_one(m, n, k, count, independent, w_bits, a_bits, lut_hw,
+                                       dsp_hw, valid_only)
     # costed (not NaN): r splits as solved, so the DSP core has the rest of it
-    on_dsp = 1 if not np.isnan(solved) and n_lut < n[g] * count[g] else 0
+    on_dsp = 1 if not np.isnan(solved) and n_lut < n * count else 0
     return r, solved, on_dsp
 
 
-@numba.njit(cache=True)
-def _gemm_term(g: int, is_main: bool, m: Any, n: Any, k: Any, count: Any, independent: Any,
-               w_bits: int, a_bits: int, r: float, solved: float, lut_hw: LutHw, dsp_hw: DspHw,
-               valid_only: bool) -> tuple[float, int]:
-    """GEMM ``g``'s term of the network sum at split ``r``, and 1 when it leaves work on the
-    DSP core (by :func:`split_gemm`'s rule); the layer's solved main GEMM (``is_main`` with
-    ``solved`` not NaN) is ``solved`` itself, bitwise the :func:`_hetero_one` it stands for,
-    its DSP share counted by :func:`_solve_layer`."""
-    if is_main and not np.isnan(solved):
-        return solved, 0
-    lut_c, dsp_c = _hetero_one(m[g], n[g], k[g], count[g], independent[g], w_bits, a_bits, r,
-                               lut_hw, dsp_hw, valid_only)
-    if count[g] > 1 and independent[g]:
-        on_dsp = count[g] - _split_count(count[g], r)
+@numba.njit(cache=True, inline="always")
+def _gemm_term(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
+               r: float, lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool) -> tuple[float, int]:
+    """A GEMM's term of the network sum at split ``r`` (all its repetitions), and 1 when it
+    leaves work on the DSP core (by :func:`split_gemm`'s rule). A layer's solved main GEMM is
+    not costed again: its term is :func:`_solve_layer`'s ``solved``, bitwise this value."""
+    lut_c, dsp_c = _hetero_one(m, n, k, count, independent, w_bits, a_bits, r, lut_hw, dsp_hw,
+                               valid_only)
+    if count > 1 and independent:
+        on_dsp = count - _split_count(count, r)
     else:
-        on_dsp = _split(n[g], r)[1]
+        on_dsp = _split(n, r)[1]
     return max(lut_c, dsp_c), 1 if on_dsp > 0 else 0
 
 
@@ -379,27 +374,34 @@ def _design_full(d: int, m: Any, n: Any, k: Any, count: Any, independent: Any, l
     lut_hw = (lut_arr[d, 0], lut_arr[d, 1], lut_arr[d, 2], lut_arr[d, 3], lut_arr[d, 4])
     dsp_hw = (dsp_arr[d, 0], dsp_arr[d, 1], dsp_arr[d, 2])
     solved = solved_out[d]  # layer i's main GEMM costed at its solved split; NaN: not solved
+    widest = 1
     for i in range(rho_in.shape[1]):
         r = rho_in[d, i]
         solved[i] = np.nan
         on_dsp_out[d, i] = 0
         if np.isnan(r):
-            r, solved[i], on_dsp_out[d, i] = _solve_layer(main[i], m, n, k, count, independent,
-                                                          w_bits[d, i], a_bits[d, i], lut_hw,
-                                                          dsp_hw, sweep, valid_only)
+            g = main[i]
+            r, s, on = _solve_layer(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                                    a_bits[d, i], lut_hw, dsp_hw, sweep, valid_only)
+            solved[i] = s
+            if on:
+                on_dsp_out[d, i] = 1
+                if a_bits[d, i] > widest:
+                    widest = a_bits[d, i]
         rho_out[d, i] = r
     total = 0.0
     for g in range(m.shape[0]):
         i = layer[g]
-        term, on = _gemm_term(g, main[i] == g, m, n, k, count, independent, w_bits[d, i],
-                              a_bits[d, i], rho_out[d, i], solved[i], lut_hw, dsp_hw, valid_only)
+        if main[i] == g and not np.isnan(solved[i]):
+            total += solved[i]  # bitwise the _gemm_term below; its DSP share is counted above
+            continue
+        term, on = _gemm_term(m[g], n[g], k[g], count[g], independent[g], w_bits[d, i],
+                              a_bits[d, i], rho_out[d, i], lut_hw, dsp_hw, valid_only)
         total += term
         if on:
             on_dsp_out[d, i] = 1
-    widest = 1
-    for i in range(rho_in.shape[1]):
-        if on_dsp_out[d, i] and a_bits[d, i] > widest:
-            widest = a_bits[d, i]
+            if a_bits[d, i] > widest:
+                widest = a_bits[d, i]
     return total, widest
 
 
@@ -439,11 +441,15 @@ def _designs_memo(m: Any, n: Any, k: Any, count: Any, independent: Any, layer: A
                 lut_hw = (lut_arr[h, 0], lut_arr[h, 1], lut_arr[h, 2], lut_arr[h, 3],
                           lut_arr[h, 4])
                 dsp_hw = (dsp_arr[h, 0], dsp_arr[h, 1], dsp_arr[h, 2])
-                r, solved, on = _solve_layer(main[i], m, n, k, count, independent, w, a,
-                                             lut_hw, dsp_hw, sweep, valid_only)
+                g0 = main[i]
+                r, solved, on = _solve_layer(m[g0], n[g0], k[g0], count[g0], independent[g0],
+                                             w, a, lut_hw, dsp_hw, sweep, valid_only)
                 for g in range(first[i], first[i + 1]):
-                    term, on_g = _gemm_term(g, main[i] == g, m, n, k, count, independent, w, a,
-                                            r, solved, lut_hw, dsp_hw, valid_only)
+                    if g == g0 and not np.isnan(solved):
+                        t_term[h, g, w, a] = solved
+                        continue
+                    term, on_g = _gemm_term(m[g], n[g], k[g], count[g], independent[g], w, a,
+                                            r, lut_hw, dsp_hw, valid_only)
                     t_term[h, g, w, a] = term
                     if on_g:
                         on = 1
@@ -714,7 +720,7 @@ def _exact_batch(m: Any, n: Any, k: Any, count: Any, independent: Any, w_bits: A
 _SAFE_CYCLES = 2.0**50  # below this L_LUT and L_DSP grow strictly with their tile counts
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _lut_terms(m: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, valid_only: bool
                ) -> tuple[int, tuple[int, int, int, int, float, float, int, float]]:
     """The terms of :func:`_lut_cycles` that do not depend on ``n``, computed as it computes them.
@@ -751,7 +757,7 @@ def _lut_terms(m: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw, valid_on
     return status, (t_m, big_r, f_l, r, c_lf, c_rf * f_l, c_ex, d * f_l)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _lut_at(t_n: int, terms: tuple[int, int, int, int, float, float, int, float],
             lf_tm: float) -> float:
     """:func:`_lut_cycles` at ``t_n >= 1`` n-tiles from :func:`_lut_terms` (status 0), bitwise.
@@ -772,7 +778,7 @@ def _lut_at(t_n: int, terms: tuple[int, int, int, int, float, float, int, float]
     return 238.0 + fetch + c_rf_fl * t_n + stall
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _lf_exact(c_lf: float, t_m: int, tn_top: float) -> float:
     """``C_Lf*T_m`` if ``C_Lf*I/T_n`` equals it exactly for every ``T_n <= tn_top``, else -1.
 
@@ -787,7 +793,7 @@ def _lf_exact(c_lf: float, t_m: int, tn_top: float) -> float:
     return -1.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _dsp_terms(m: int, k: int, packed: bool, dl: int, dr: int
                ) -> tuple[bool, tuple[int, int, int, int]]:
     """:func:`_dsp_cycles` as an affine function of ``T = ceil(n/16)``:
@@ -816,7 +822,7 @@ def _dsp_terms(m: int, k: int, packed: bool, dl: int, dr: int
     return True, (r_r, a, b, c)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _dsp_at(tiles: int, terms: tuple[int, int, int, int]) -> float:
     """:func:`_dsp_cycles` at ``tiles >= 1`` 16-channel tiles from :func:`_dsp_terms`, bitwise
     (0 tiles take 0 cycles: the callers know when they have none)."""
@@ -826,7 +832,7 @@ def _dsp_at(tiles: int, terms: tuple[int, int, int, int]) -> float:
     return float(a * (tiles // r_r) + b * (tiles % r_r) + c)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _lut_part(tiles: int, n: int, dn: int,
               terms: tuple[int, int, int, int, float, float, int, float], lf_tm: float) -> float:
     """L_LUT of the ``n - 16*tiles`` channels left to the LUT core (0 cycles when none are)."""
@@ -836,7 +842,7 @@ def _lut_part(tiles: int, n: int, dn: int,
     return _lut_at((x + dn - 1) // dn, terms, lf_tm)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _balance_channels(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: LutHw,
                       dsp_hw: DspHw, valid_only: bool) -> tuple[int, float, float]:
     """:func:`_exact_channels`'s ``n_L``, with ``(L_LUT(n_L), L_DSP(n - n_L))``, bitwise: its
@@ -939,7 +945,7 @@ def _balance_channels(m: int, n: int, k: int, w_bits: int, a_bits: int, lut_hw: 
     return max(n - _DSP_BLOCK * hi, 0), l_hi, d_hi
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _balance_one(m: int, n: int, k: int, count: int, independent: Any, w_bits: int, a_bits: int,
                  lut_hw: LutHw, dsp_hw: DspHw, valid_only: bool
                  ) -> tuple[int, float, float, float]:
@@ -1373,7 +1379,10 @@ def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
             return _designs_memo(arrays.m, arrays.n, arrays.k, arrays.count, arrays.independent,
                                  arrays.layer, arrays.first_gemm, main, wb, ab, group,
                                  lut[first], dsp[first], sweep, valid_only)
-    use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS if parallel is None else parallel
+    if parallel is None:  # a pool of one thread only adds its launch to the serial loop
+        use_parallel = wb.shape[0] >= _PARALLEL_MIN_DESIGNS and numba.get_num_threads() > 1
+    else:
+        use_parallel = parallel
     kernel = _designs_parallel if use_parallel else _designs_serial
     cycles, rho_out, widest, on_dsp = kernel(arrays.m, arrays.n, arrays.k, arrays.count,
                                              arrays.independent, arrays.layer, main, wb, ab,
