@@ -25,6 +25,7 @@ _ENTRIES: dict[str, str] = {
     "td3": "rl_search.searchers.sb3:TD3Searcher",
     "ddpg": "rl_search.searchers.sb3:DDPGSearcher",
     "ddpg-haq": "rl_search.searchers.sb3:HaqDDPGSearcher",
+    "ppo-mutate": "rl_search.searchers.sb3:PPOMutateSearcher",
 }
 SB3_NAMES = ("ppo", "a2c", "sac", "td3", "ddpg", "ddpg-haq")
 

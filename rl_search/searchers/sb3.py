@@ -265,3 +265,97 @@ class HaqDDPGSearcher(Sb3Searcher):
         "batch_size": 64, "warmup_episodes": 20, "noise_sigma": 1.0, "noise_decay": 0.99,
         "train_freq": (1, "episode"), "gradient_steps": -1,
     }
+
+
+class PPOMutateSearcher(Sb3Searcher):
+    """PPO proposing mutations of the best design so far (:mod:`rl_search.mutate_env`): a
+    (1 + lambda) evolution strategy whose mutation operator is the policy.
+
+    ``n_envs`` sub-environments propose children of the shared incumbent in lockstep;
+    ``rollout_episodes`` episodes per sub-environment make one PPO rollout. The action head
+    starts biased towards "keep" (``keep_logit``: about ``2 / (2 + e^keep_logit)`` of the knobs
+    move in an untrained policy, a genetic search's mutation rate for ``keep_logit = 3``), so
+    the first children are near their parent. ``gamma = gae_lambda = 1``: the only reward is
+    the child's improvement at the end of its episode. Options: PPO's constructor arguments,
+    ``n_envs``, ``rollout_episodes``, ``keep_logit``, ``start`` (a point to start from).
+    """
+
+    name = "ppo-mutate"
+    algorithm = PPO
+    defaults: ClassVar[dict[str, Any]] = {
+        "gamma": 1.0, "gae_lambda": 1.0, "batch_size": 128, "n_epochs": 4,
+        "learning_rate": 3e-4, "ent_coef": 0.01,
+        "policy_kwargs": {"net_arch": {"pi": [64, 64], "vf": [64, 64]}},
+    }
+    extra: ClassVar[tuple[str, ...]] = ("n_envs", "rollout_episodes", "keep_logit", "start",
+                                        "reward_floor")
+    extra_defaults: ClassVar[dict[str, Any]] = {"n_envs": 8, "rollout_episodes": 2,
+                                                "keep_logit": 3.0, "start": None,
+                                                "reward_floor": -0.02}
+
+    def __init__(self, seed: int = 0, **options: Any) -> None:
+        own = {k: options.pop(k) for k in list(options) if k in self.extra}
+        for k in ("form", "action"):
+            if k in options and options[k] != {"form": "sequential", "action": "discrete"}[k]:
+                raise CodesignError(f"ppo-mutate runs its own mutation env; {k}= does not apply")
+            options.pop(k, None)
+        super().__init__(seed, form="sequential", action="discrete", **options)
+        self.own = {**self.extra_defaults, **own}
+        if int(self.own["n_envs"]) < 1 or int(self.own["rollout_episodes"]) < 1:
+            raise CodesignError(f"ppo-mutate: n_envs and rollout_episodes must be >= 1, got "
+                                f"{self.own['n_envs']} and {self.own['rollout_episodes']}")
+        self.incumbent: Any = None
+        self.env_steps = 0
+        self.train_seconds = 0.0
+
+    def build_mutation_model(self, vec_env: Any, episode: int) -> BaseAlgorithm:
+        """PPO over ``vec_env`` (sub-environments of ``episode`` steps), action head biased."""
+        hyper = copy.deepcopy(self.hyper)
+        hyper.setdefault("n_steps", int(self.own["rollout_episodes"]) * episode)
+        try:
+            model = PPO("MlpPolicy", vec_env, seed=self.seed, device="cpu", verbose=0, **hyper)
+        except (AssertionError, ValueError, TypeError) as exc:
+            raise CodesignError(f"ppo-mutate: stable-baselines3 rejected the options "
+                                f"{self.options or '(the defaults)'}: {exc}") from exc
+        bias_keep(model, float(self.own["keep_logit"]))
+        return model
+
+    def mutation_envs(self, problem: Problem, evaluate: EvaluateFn, incumbent: Any) -> Any:
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        from rl_search.mutate_env import MutationEnv
+
+        floor = float(self.own["reward_floor"])
+        return DummyVecEnv([lambda: MutationEnv(problem, incumbent, evaluate, floor)
+                            for _ in range(int(self.own["n_envs"]))])
+
+    def search(self, problem: Problem, budget: EvaluationBudget) -> None:
+        import time
+
+        from rl_search.mutate_env import start_incumbent
+
+        self.incumbent = start_incumbent(problem, budget, self.own["start"])
+        episode = len(problem.space)
+        vec_env = self.mutation_envs(problem, budget, self.incumbent)
+        t0 = time.perf_counter()
+        try:
+            with deterministic_torch():
+                self.model = self.build_mutation_model(vec_env, episode)
+                self.model.learn(budget.total * episode,
+                                 callback=CallbackList(self.callbacks(budget)))
+        finally:
+            self.train_seconds = time.perf_counter() - t0
+            self.env_steps = int(self.model.num_timesteps) if self.model is not None else 0
+
+
+def bias_keep(model: BaseAlgorithm, keep_logit: float) -> None:
+    """Start a discrete mutation policy near its parent: the action head's bias favours
+    "keep" by ``keep_logit`` and its weights are shrunk (so every knob starts at that rate)."""
+    from rl_search.mutate_env import ACTIONS, KEEP
+
+    head = model.policy.action_net  # type: ignore[union-attr]
+    with torch.no_grad():
+        head.weight.mul_(0.01)
+        bias = torch.zeros(len(ACTIONS))
+        bias[KEEP] = keep_logit
+        head.bias.copy_(bias)
