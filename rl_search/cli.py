@@ -248,6 +248,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name in ("weight_bits", "act_bits"):
         if getattr(args, name) is not None:
             problem[name] = _parse_bits(getattr(args, name))
+    from rl_search.cli_mutate import check_args, cmd_train_mutate, is_mutation_agent
+
+    check_args(args)
+    if args.algo == "ppo-mutate" or (args.propose and is_mutation_agent(args.propose)):
+        return cmd_train_mutate(args, problem)
     if args.propose:
         if args.space is None:
             del problem["space"]
@@ -399,7 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help="design space: n3h (default), haq, rank, haq+rank, n3h+rank; "
                    "with --propose, the agent's own unless given")
     p.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "sac", "td3", "ddpg",
-                                                     "ddpg-haq"))
+                                                     "ddpg-haq", "ppo-mutate"),
+                   help="ppo-mutate: a policy proposing mutations of the best design so far, "
+                   "trained over --workloads and applied to unseen ones (--propose)")
+    p.add_argument("--workloads", metavar="A,B,C", help="ppo-mutate: train over these "
+                   "workloads in turn (default: --workload)")
+    p.add_argument("--searches", type=int, default=30, help="ppo-mutate: training searches, "
+                   "each from the highest-precision design of the next workload")
+    p.add_argument("--evaluations", type=int, help="ppo-mutate: evaluations per training "
+                   "search (default 400), or of the search with --propose (default 200)")
+    p.add_argument("--finetune", type=int, nargs="?", const=200, metavar="N",
+                   help="ppo-mutate with --propose: keep learning on the workload's N "
+                   "evaluations (default 200; without it the policy is frozen: zero-shot)")
     p.add_argument("--steps", type=int, default=2000, help="environment steps to train")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="agent.zip", help="saved agent (plus a .json sidecar)")

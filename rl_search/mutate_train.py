@@ -27,6 +27,13 @@ from rl_search.searchers.base import BudgetExhausted, EvaluationBudget
 from rl_search.searchers.registry import make_searcher
 from rl_search.searchers.sb3 import PPOMutateSearcher, StopAtBudget, deterministic_torch
 
+
+def sb3_configure(folder: str, formats: list[str]) -> Any:
+    """SB3's logger writing ``formats`` into ``folder`` (imported late: SB3 loads torch)."""
+    from stable_baselines3.common.logger import configure
+
+    return configure(folder, formats)
+
 FORMAT = "codesign-mutation-agent"
 FORMAT_VERSION = 1
 
@@ -50,20 +57,30 @@ def train_mutation_agent(make: Callable[[str], Problem], workloads: Sequence[str
                          progress: Callable[[int, str, float], None] | None = None,
                          **options: Any) -> Path:
     """Train one policy over ``searches`` searches of ``evaluations`` evaluations each, on the
-    problems ``make(workload)`` in turn, and save it (SB3 zip + JSON sidecar with ``meta``).
+    problems ``make(workload)`` in turn, and save it (SB3 zip + JSON sidecar with ``meta``, the
+    learning curve as a PNG beside it, SB3's scalars under :func:`log_dir`). ``searches=0``
+    saves the untrained policy (what training adds is measured against it).
 
     :param progress: called after each search with its index, workload and best latency.
     """
     if not workloads:
         raise CodesignError("train needs at least one workload")
-    if searches < 1 or evaluations < 2:
+    if searches < 0 or evaluations < 2:
         raise CodesignError(f"searches must be >= 1 and evaluations >= 2, got {searches} and "
                             f"{evaluations}")
     searcher = make_searcher("ppo-mutate", seed, **options)
     assert isinstance(searcher, PPOMutateSearcher)
     model = None
+    out = Path(out_path)
+    curve: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with deterministic_torch():
+        if searches == 0:  # an untrained agent: the keep-biased initial policy, as a baseline
+            problem = make(workloads[0])
+            budget = EvaluationBudget(problem, 2)
+            venv = searcher.mutation_envs(problem, budget, start_incumbent(problem, budget))
+            model = searcher.build_mutation_model(venv, len(problem.space))
+            model.set_logger(sb3_configure(str(log_dir(out)), ["csv"]))
         for i in range(searches):
             name = workloads[i % len(workloads)]
             problem = make(name)
@@ -72,25 +89,71 @@ def train_mutation_agent(make: Callable[[str], Problem], workloads: Sequence[str
             venv = searcher.mutation_envs(problem, budget, incumbent)
             if model is None:
                 model = searcher.build_mutation_model(venv, len(problem.space))
+                model.set_logger(sb3_configure(str(log_dir(out)), ["csv"]))
             else:
                 model.set_env(venv)
+            steps_before = int(model.num_timesteps)
+            t_search = time.perf_counter()
             try:
                 model.learn(evaluations * len(problem.space), callback=StopAtBudget(budget),
                             reset_num_timesteps=False)
             except BudgetExhausted:
                 pass
+            tracker = budget._evaluate
+            assert isinstance(tracker, _FeasibleTracker)
+            row = {"search": i, "workload": name, "best_latency_ms": tracker.best_latency,
+                   "reference_ms": problem.reference_latency_ms,
+                   "improvements": incumbent.improvements,
+                   "env_steps": int(model.num_timesteps) - steps_before,
+                   "seconds": round(time.perf_counter() - t_search, 2)}
+            curve.append(row)
+            model.logger.record("search/best_latency_ratio",
+                                tracker.best_latency / problem.reference_latency_ms)
+            model.logger.record("search/improvements", incumbent.improvements)
+            model.logger.dump(int(model.num_timesteps))
             if progress is not None:
-                progress(i, name, budget._evaluate.best_latency)  # type: ignore[attr-defined]
+                progress(i, name, tracker.best_latency)
     assert model is not None
-    out = Path(out_path)
+    seconds = time.perf_counter() - t0
     model.save(out)
     sidecar = {"format": FORMAT, "version": FORMAT_VERSION, "workloads": list(workloads),
                "searches": searches, "evaluations": evaluations, "seed": seed,
                "options": {k: v for k, v in options.items() if k != "start"},
                "observation": OBSERVATION, "env_steps": int(model.num_timesteps),
-               "seconds": round(time.perf_counter() - t0, 1), **dict(meta or {})}
+               "seconds": round(seconds, 1),
+               "env_steps_per_second": round(int(model.num_timesteps) / max(seconds, 1e-9)),
+               "curve": curve, **dict(meta or {})}
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    if curve:
+        plot_curve(curve, out.with_suffix(".png"))
     return out
+
+
+def log_dir(agent_path: Path) -> Path:
+    """Where SB3's logger writes an agent's training scalars (``progress.csv``)."""
+    return agent_path.with_name(agent_path.stem + "_log")
+
+
+def plot_curve(curve: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """The learning curve: each training search's best feasible latency over its workload's
+    all-8-bit latency, one line per workload, against the search index."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name in dict.fromkeys(r["workload"] for r in curve):
+        rows = [r for r in curve if r["workload"] == name]
+        ax.plot([r["search"] for r in rows],
+                [r["best_latency_ms"] / r["reference_ms"] for r in rows], marker="o", label=name)
+    ax.set_xlabel("training search")
+    ax.set_ylabel("best latency / all-8-bit latency")
+    ax.set_title("mutation agent: best design of each training search")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def search_with_agent(agent_path: str | Path, problem: Problem, evaluations: int, *,
