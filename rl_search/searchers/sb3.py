@@ -52,15 +52,70 @@ class HaqDDPG(DDPG):
     has one rate for both. ``learning_rate`` is the critic's.
 
     :param actor_learning_rate: the actor's Adam learning rate.
+    :param lean: run the updates with :meth:`train`'s lean loop (the same operations on the same
+        tensors in the same order as SB3's ``TD3.train`` for DDPG, bitwise, without its
+        per-step logging, ``.item()`` synchronisations and per-tensor target updates).
     """
 
-    def __init__(self, *args: Any, actor_learning_rate: float = 1e-4, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor_learning_rate: float = 1e-4, lean: bool = True,
+                 **kwargs: Any) -> None:
         self.actor_learning_rate = actor_learning_rate
+        self.lean = lean
         super().__init__(*args, **kwargs)
 
     def _update_learning_rate(self, optimizers: Any) -> None:
         super()._update_learning_rate(optimizers)
         update_learning_rate(self.actor.optimizer, self.actor_learning_rate)
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        """SB3's DDPG update (``TD3.train`` with ``policy_delay = 1`` and zero target noise),
+        step for step, when ``lean``; SB3's own loop otherwise."""
+        if not self.lean or self.policy_delay != 1 or self.critic.n_critics != 1 \
+                or self.critic_batch_norm_stats or self.actor_batch_norm_stats:
+            super().train(gradient_steps, batch_size)
+            return
+        import torch.nn.functional as F  # noqa: N812
+
+        self.policy.set_training_mode(True)
+        self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
+        critic_params = list(self.critic.parameters())
+        critic_targets = list(self.critic_target.parameters())
+        actor_params = list(self.actor.parameters())
+        actor_targets = list(self.actor_target.parameters())
+        tau = self.tau
+        critic_loss = actor_loss = None
+        for _ in range(gradient_steps):
+            self._n_updates += 1
+            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+            discounts = data.discounts if data.discounts is not None else self.gamma
+            with torch.no_grad():
+                # the draw SB3 makes for its target noise (clamped to 0 for DDPG): kept, so the
+                # random stream, and so every later sample, is SB3's
+                noise = data.actions.clone().data.normal_(0, self.target_policy_noise)
+                noise = noise.clamp(-self.target_noise_clip, self.target_noise_clip)
+                next_actions = (self.actor_target(data.next_observations) + noise).clamp(-1, 1)
+                next_q = torch.cat(self.critic_target(data.next_observations, next_actions), dim=1)
+                next_q, _ = torch.min(next_q, dim=1, keepdim=True)
+                target_q = data.rewards + (1 - data.dones) * discounts * next_q
+            current_q = self.critic(data.observations, data.actions)
+            critic_loss = sum(F.mse_loss(q, target_q) for q in current_q)
+            self.critic.optimizer.zero_grad()
+            critic_loss.backward()  # type: ignore[union-attr]
+            self.critic.optimizer.step()
+            actor_loss = -self.critic.q1_forward(data.observations,
+                                                 self.actor(data.observations)).mean()
+            self.actor.optimizer.zero_grad()
+            actor_loss.backward()
+            self.actor.optimizer.step()
+            with torch.no_grad():  # polyak_update's mul_ then add, on every tensor at once
+                torch._foreach_mul_(critic_targets, 1 - tau)
+                torch._foreach_add_(critic_targets, critic_params, alpha=tau)
+                torch._foreach_mul_(actor_targets, 1 - tau)
+                torch._foreach_add_(actor_targets, actor_params, alpha=tau)
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        if actor_loss is not None and critic_loss is not None:
+            self.logger.record("train/actor_loss", float(actor_loss.item()))
+            self.logger.record("train/critic_loss", float(critic_loss.item()))  # type: ignore[union-attr]
 
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
