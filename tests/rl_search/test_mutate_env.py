@@ -164,6 +164,10 @@ def test_train_then_propose_through_the_cli(tmp_path: Path) -> None:
     meta = json.loads(agent.with_suffix(".json").read_text())
     assert [r["workload"] for r in meta["curve"]] == ["resnet20", "vgg16"]
     assert meta["env_steps_per_second"] > 0 and meta["space"] == "haq"
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "file-formats.md").read_text()
+    example = json.loads(doc.split("### Mutation agents")[1].split("```json\n")[1].split("```")[0])
+    assert set(example) == set(meta) and example["observation"] == meta["observation"]
+    assert set(example["curve"][0]) == set(meta["curve"][0])
     assert agent.with_suffix(".png").stat().st_size > 0
     assert "search/best_latency_ratio" in (tmp_path / "agent_log" / "progress.csv").read_text()
     for extra in ([], ["--finetune", "12"]):
@@ -177,3 +181,25 @@ def test_train_then_propose_through_the_cli(tmp_path: Path) -> None:
                           "--workloads", "resnet20,vgg16"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=600)
     assert bad.returncode != 0 and "--workloads applies to --algo ppo-mutate" in bad.stderr
+
+
+@pytest.mark.slow
+def test_an_interrupted_ppo_mutate_run_resumes_on_the_same_path(tmp_path: Path) -> None:
+    """A ppo-mutate run cut after 25 of 50 evaluations (the log truncated, as a kill leaves
+    it) resumes through the replayed log and ends with the uninterrupted run's evaluations."""
+    from rl_search.runner import RunConfig, explore
+
+    config = RunConfig(workload="resnet20", target="n3h-zcu102", space="haq",
+                       searcher="ppo-mutate", searcher_options={"n_envs": 4}, budget=50, seed=3)
+    straight = explore(config, tmp_path / "straight", progress=False).run_dir
+    cut = tmp_path / "cut"
+    explore(config, cut, progress=False)
+    log = (cut / "evaluations.jsonl").read_text().splitlines(keepends=True)
+    (cut / "evaluations.jsonl").write_text("".join(log[:25]))
+    explore(RunConfig.load(cut / "config.json"), cut, progress=False, resume=True)
+
+    def xs(run: Path) -> list[list[int]]:
+        return [json.loads(line)["x"] for line in (run / "evaluations.jsonl").read_text()
+                .splitlines()]
+
+    assert len(xs(cut)) == 50 and xs(cut) == xs(straight)
