@@ -9,7 +9,9 @@ evaluated once (one evaluation of the shared :class:`~rl_search.searchers.base.E
 the same problem, cost model and oracle as every other searcher), and the reward is how much it
 improves on its parent, ``max(0, R(child) - R(parent))`` in the problem's own reward units (a
 (1 + lambda) evolution strategy's selection, so a failed proposal costs its evaluation and
-nothing more). A better child becomes the incumbent of every sub-environment.
+nothing more). A better child becomes the incumbent of every sub-environment. A child that moved
+no knob is its parent: it is not evaluated (reward 0), as a genetic search does not spend its
+budget on points it has evaluated.
 
 The observation of a step describes the knob, not its index: the layer's HAQ features
 (min-max normalised over the network), the knob's kind, its position, the incumbent's choice
@@ -65,6 +67,7 @@ class Incumbent:
     latency: float = 1.0
     evaluations: int = 0
     improvements: int = 0
+    unchanged: int = 0
     history: list[float] = field(default_factory=list)
 
     def offer(self, ev: BatchEvaluation, slack: float, latency: float) -> bool:
@@ -145,6 +148,9 @@ class MutationEnv(gym.Env[FloatArray, np.int64]):
         self._j = j + 1
         if self._j < self._n:
             return self._observation(), 0.0, False, False, {}
+        if self._changed == 0:  # the parent again: its result is known, spend nothing
+            self.incumbent.unchanged += 1
+            return self._observation(), 0.0, True, False, {"unchanged": True, "changed": 0}
         if getattr(self._evaluate, "remaining", 1) <= 0:  # a spent EvaluationBudget
             return self._observation(), 0.0, False, True, {"budget_spent": True}
         ev = self._evaluate(self._child[None, :].copy())

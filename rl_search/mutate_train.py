@@ -35,6 +35,9 @@ def sb3_configure(folder: str, formats: list[str]) -> Any:
     return configure(folder, formats)
 
 FORMAT = "codesign-mutation-agent"
+MAX_STEPS_PER_EVALUATION = 5
+"""Env steps allowed per evaluation of the budget, in episodes of the space's length: children
+that move no knob cost no evaluation, so a policy that keeps everything must still end."""
 FORMAT_VERSION = 1
 
 
@@ -95,8 +98,8 @@ def train_mutation_agent(make: Callable[[str], Problem], workloads: Sequence[str
             steps_before = int(model.num_timesteps)
             t_search = time.perf_counter()
             try:
-                model.learn(evaluations * len(problem.space), callback=StopAtBudget(budget),
-                            reset_num_timesteps=False)
+                model.learn(MAX_STEPS_PER_EVALUATION * evaluations * len(problem.space),
+                            callback=StopAtBudget(budget), reset_num_timesteps=False)
             except BudgetExhausted:
                 pass
             tracker = budget._evaluate
@@ -185,12 +188,13 @@ def search_with_agent(agent_path: str | Path, problem: Problem, evaluations: int
         try:
             if finetune:
                 model.set_env(venv)
-                model.learn(evaluations * len(problem.space), callback=StopAtBudget(budget),
-                            reset_num_timesteps=True)
+                model.learn(MAX_STEPS_PER_EVALUATION * evaluations * len(problem.space),
+                            callback=StopAtBudget(budget), reset_num_timesteps=True)
                 steps = int(model.num_timesteps)
             else:
                 obs = venv.reset()
-                while budget.remaining > 0:
+                cap = MAX_STEPS_PER_EVALUATION * evaluations * len(problem.space)
+                while budget.remaining > 0 and steps < cap:
                     actions, _ = model.predict(obs, deterministic=False)
                     obs, _, _, _ = venv.step(actions)
                     steps += venv.num_envs

@@ -50,7 +50,10 @@ def train_agent(algo: str, problem_kwargs: Mapping[str, Any], steps: int, seed: 
     :returns: the path of the saved zip (its sidecar is :func:`sidecar_path`).
     """
     if algo not in SB3_NAMES:
-        raise CodesignError(f"train needs an SB3 algorithm ({', '.join(SB3_NAMES)}), got {algo!r}")
+        hint = (" (ppo-mutate trains with rl_search.mutate_train.train_mutation_agent)"
+                if algo == "ppo-mutate" else "")
+        raise CodesignError(f"train needs an SB3 algorithm ({', '.join(SB3_NAMES)}), got "
+                            f"{algo!r}{hint}")
     if steps < 1:
         raise CodesignError(f"steps must be >= 1, got {steps}")
     searcher = make_searcher(algo, seed, form=form, action=action, **options)

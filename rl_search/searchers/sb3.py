@@ -396,7 +396,9 @@ class PPOMutateSearcher(Sb3Searcher):
         try:
             with deterministic_torch():
                 self.model = self.build_mutation_model(vec_env, episode)
-                self.model.learn(budget.total * episode,
+                from rl_search.mutate_train import MAX_STEPS_PER_EVALUATION
+
+                self.model.learn(MAX_STEPS_PER_EVALUATION * budget.total * episode,
                                  callback=CallbackList(self.callbacks(budget)))
         finally:
             self.train_seconds = time.perf_counter() - t0

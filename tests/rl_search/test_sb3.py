@@ -49,7 +49,8 @@ def _search(name: str, seed: int = 0, budget: int = BUDGET,
 
 
 def test_registry_names_every_searcher_and_imports_lazily() -> None:
-    assert list(SEARCHERS) == ["random", "genetic", "greedy", "exhaustive", *SB3_NAMES]
+    assert list(SEARCHERS) == ["random", "genetic", "greedy", "exhaustive", *SB3_NAMES,
+                              "ppo-mutate"]
     assert SEARCHERS["ppo"] is PPOSearcher
     assert set(available()) == set(SEARCHERS)
     assert all(issubclass(SEARCHERS[name], Searcher) for name in SEARCHERS)
