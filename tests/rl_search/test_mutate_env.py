@@ -94,6 +94,21 @@ def test_budget_spent_truncates_without_evaluating(problem) -> None:  # type: ig
     assert budget.used == 1
 
 
+def test_an_unchanged_child_costs_nothing(problem) -> None:  # type: ignore[no-untyped-def]
+    """Keep on every knob (or down at a floor, clipped): the child is its parent, so it is not
+    evaluated; the episode ends with reward 0."""
+    budget = EvaluationBudget(problem, 5)
+    inc = start_incumbent(problem, budget)
+    env = MutationEnv(problem, inc, budget)
+    for first in (KEEP, 2):  # knob 0 starts at its top: "up" is clipped to no move
+        env.reset(seed=0)
+        for j in range(len(problem.space)):
+            _, reward, term, trunc, info = env.step(first if j == 0 else KEEP)
+        assert term and not trunc and reward == 0.0
+        assert info == {"unchanged": True, "changed": 0}
+    assert budget.used == 1 and inc.unchanged == 2
+
+
 def test_bad_actions_and_floor_are_refused(problem) -> None:  # type: ignore[no-untyped-def]
     inc = shared_incumbent(problem)
     with pytest.raises(CodesignError, match="reward_floor"):
