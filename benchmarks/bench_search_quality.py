@@ -88,7 +88,8 @@ for space in args.space.split(","):
         # at the preset's cores): the proxy's accuracy is a monotone function of an additive score,
         # so a DP over layers finds it (to within n_layers grid steps of the drop budget).
         dp = dp_optimum_proxy(uni)
-        print(f"\n{wl}, {space} space: reference all-8-bit latency {problem.reference_latency_ms:.2f} ms")
+        print(f"\n{wl}, {space} space: reference all-8-bit latency "
+              f"{problem.reference_latency_ms:.2f} ms")
         print(f"  DP optimum on the base cores (an upper bound of the n3h optimum): "
               f"{dp.latency_ms:.2f} ms, drop {100 * dp.accuracy_drop:.2f} points")
         print("  uniform precision (base cores): " + ", ".join(

@@ -95,7 +95,7 @@ class MutationEnv(gym.Env[FloatArray, np.int64]):
         problem's ``evaluate_batch`` by default).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gymnasium's own type)
 
     def __init__(self, problem: Problem, incumbent: Incumbent,
                  evaluate: EvaluateFn | None = None, reward_floor: float = 0.0) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from hwsim.errors import CodesignError
 from rl_search.mutate_env import OBSERVATION, start_incumbent
 from rl_search.problem import Problem

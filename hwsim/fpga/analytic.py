@@ -1332,7 +1332,8 @@ def hardware_rows(luts: Any, dsps: Any) -> tuple[IntArray, IntArray]:
 def batch_designs(arrays: WorkloadArrays, main: Any, w_bits: Any, a_bits: Any,
                   lut_fraction: Any, lut_rows: Any, dsp_rows: Any, *, balance: str = "exact",
                   parallel: bool | None = None, valid_only: bool = True,
-                  memo: bool | None = None) -> tuple[FloatArray, FloatArray, IntArray, npt.NDArray[np.int8]]:
+                  memo: bool | None = None
+                  ) -> tuple[FloatArray, FloatArray, IntArray, npt.NDArray[np.int8]]:
     """Many designs of one network, each on its own pair of cores, in one kernel call.
 
     Where ``lut_fraction`` is NaN the split is solved on the layer's largest GEMM (``main``,

@@ -74,14 +74,14 @@ class HaqDDPG(DDPG):
                 or self.critic_batch_norm_stats or self.actor_batch_norm_stats:
             super().train(gradient_steps, batch_size)
             return
-        import torch.nn.functional as F  # noqa: N812
+        import torch.nn.functional as F
 
         self.policy.set_training_mode(True)
         self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
-        critic_params = list(self.critic.parameters())
-        critic_targets = list(self.critic_target.parameters())
-        actor_params = list(self.actor.parameters())
-        actor_targets = list(self.actor_target.parameters())
+        critic_params: list[torch.Tensor] = list(self.critic.parameters())
+        critic_targets: list[torch.Tensor] = list(self.critic_target.parameters())
+        actor_params: list[torch.Tensor] = list(self.actor.parameters())
+        actor_targets: list[torch.Tensor] = list(self.actor_target.parameters())
         tau = self.tau
         critic_loss = actor_loss = None
         for _ in range(gradient_steps):
@@ -410,7 +410,7 @@ def bias_keep(model: BaseAlgorithm, keep_logit: float) -> None:
     "keep" by ``keep_logit`` and its weights are shrunk (so every knob starts at that rate)."""
     from rl_search.mutate_env import ACTIONS, KEEP
 
-    head = model.policy.action_net  # type: ignore[union-attr]
+    head: Any = model.policy.action_net
     with torch.no_grad():
         head.weight.mul_(0.01)
         bias = torch.zeros(len(ACTIONS))

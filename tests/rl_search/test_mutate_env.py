@@ -16,8 +16,15 @@ from gymnasium.utils.env_checker import check_env
 
 from hwsim.errors import CodesignError
 from rl_search.factory import make_problem
-from rl_search.mutate_env import (ACTIONS, KEEP, OBSERVATION, MutationEnv, shared_incumbent,
-                                  standing, start_incumbent)
+from rl_search.mutate_env import (
+    ACTIONS,
+    KEEP,
+    OBSERVATION,
+    MutationEnv,
+    shared_incumbent,
+    standing,
+    start_incumbent,
+)
 from rl_search.problem import Objective
 from rl_search.searchers.base import EvaluationBudget
 from rl_search.searchers.registry import make_searcher
@@ -77,7 +84,7 @@ def test_a_worse_child_is_floored_and_leaves_the_incumbent(problem) -> None:  # 
     inc.x[:] = 1  # pretend the incumbent is at the second-lowest choice everywhere
     env.reset(seed=0)
     for _ in range(len(problem.space)):
-        _, reward, term, _, info = env.step(0)
+        _, reward, _, _, info = env.step(0)
     assert not info["feasible"] and reward == -0.01
     assert inc.x.tolist() == [1] * len(problem.space)  # not replaced by a worse child
     del start

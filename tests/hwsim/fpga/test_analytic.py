@@ -1006,7 +1006,8 @@ def test_batch_designs_memo_is_bitwise_the_per_design_kernel(network: str, group
     a = rng.integers(1, 5, size=(size, n_layers))
     rho = np.full((size, n_layers), np.nan)
     _, _, found = an._hardware_groups(lut_rows, dsp_rows, an._MEMO_MAX_GROUPS)
-    assert found == len({(tuple(r), tuple(q)) for r, q in zip(lut_rows, dsp_rows)}) <= groups
+    pairs = {(tuple(r), tuple(q)) for r, q in zip(lut_rows, dsp_rows, strict=True)}
+    assert found == len(pairs) <= groups
     kw = {"balance": balance, "valid_only": valid_only}
     memo = an.batch_designs(arrays, main, w, a, rho, lut_rows, dsp_rows, **kw)
     for parallel in (False, True):
