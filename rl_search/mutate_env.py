@@ -9,9 +9,11 @@ evaluated once (one evaluation of the shared :class:`~rl_search.searchers.base.E
 the same problem, cost model and oracle as every other searcher), and the reward is how much it
 improves on its parent, ``max(0, R(child) - R(parent))`` in the problem's own reward units (a
 (1 + lambda) evolution strategy's selection, so a failed proposal costs its evaluation and
-nothing more). A better child becomes the incumbent of every sub-environment. A child that moved
-no knob is its parent: it is not evaluated (reward 0), as a genetic search does not spend its
-budget on points it has evaluated.
+nothing more). A better child becomes the incumbent of every sub-environment. With
+``skip_unchanged`` (a frozen policy searching, :func:`rl_search.mutate_train.search_with_agent`), a
+child that moved no knob is its parent and is not evaluated (reward 0), as a genetic search does
+not spend its budget on points it has evaluated; a learning policy evaluates it (its zero gain
+is what teaches it to move).
 
 The observation of a step describes the knob, not its index: the layer's HAQ features
 (min-max normalised over the network), the knob's kind, its position, the incumbent's choice
@@ -93,13 +95,17 @@ class MutationEnv(gym.Env[FloatArray, np.int64]):
         search share one.
     :param evaluate: evaluates a batch of points (an ``EvaluationBudget`` when searching; the
         problem's ``evaluate_batch`` by default).
+    :param reward_floor: the lowest reward of a child (<= 0).
+    :param skip_unchanged: end an episode that moved no knob without evaluating it.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gymnasium's own type)
 
     def __init__(self, problem: Problem, incumbent: Incumbent,
-                 evaluate: EvaluateFn | None = None, reward_floor: float = 0.0) -> None:
+                 evaluate: EvaluateFn | None = None, reward_floor: float = 0.0,
+                 skip_unchanged: bool = False) -> None:
         super().__init__()
+        self.skip_unchanged = skip_unchanged
         if not reward_floor <= 0.0:
             raise CodesignError(f"reward_floor must be <= 0, got {reward_floor}")
         self.reward_floor = float(reward_floor)
@@ -148,7 +154,7 @@ class MutationEnv(gym.Env[FloatArray, np.int64]):
         self._j = j + 1
         if self._j < self._n:
             return self._observation(), 0.0, False, False, {}
-        if self._changed == 0:  # the parent again: its result is known, spend nothing
+        if self._changed == 0 and self.skip_unchanged:  # the parent again: known, free
             self.incumbent.unchanged += 1
             return self._observation(), 0.0, True, False, {"unchanged": True, "changed": 0}
         if getattr(self._evaluate, "remaining", 1) <= 0:  # a spent EvaluationBudget

@@ -35,8 +35,8 @@ def sb3_configure(folder: str, formats: list[str]) -> Any:
 
 FORMAT = "codesign-mutation-agent"
 MAX_STEPS_PER_EVALUATION = 5
-"""Env steps allowed per evaluation of the budget, in episodes of the space's length: children
-that move no knob cost no evaluation, so a policy that keeps everything must still end."""
+"""Episodes a frozen policy may propose per evaluation of its budget: children that move no knob
+cost no evaluation there, so a policy that keeps everything must still end."""
 FORMAT_VERSION = 1
 
 
@@ -97,8 +97,8 @@ def train_mutation_agent(make: Callable[[str], Problem], workloads: Sequence[str
             steps_before = int(model.num_timesteps)
             t_search = time.perf_counter()
             try:
-                model.learn(MAX_STEPS_PER_EVALUATION * evaluations * len(problem.space),
-                            callback=StopAtBudget(budget), reset_num_timesteps=False)
+                model.learn(evaluations * len(problem.space), callback=StopAtBudget(budget),
+                            reset_num_timesteps=False)
             except BudgetExhausted:
                 pass
             tracker = budget._evaluate
@@ -162,7 +162,9 @@ def search_with_agent(agent_path: str | Path, problem: Problem, evaluations: int
                       finetune: bool = False, seed: int = 0) -> SearchResult:
     """Search ``problem`` with a saved mutation agent for ``evaluations`` evaluations from its
     highest-precision design: frozen (zero-shot: the policy samples children, nothing is
-    learned) or fine-tuned (PPO keeps learning on this network's evaluations)."""
+    learned; children that move no knob are not evaluated, and the search ends after
+    :data:`MAX_STEPS_PER_EVALUATION` episodes per evaluation even if the budget is not spent)
+    or fine-tuned (PPO keeps learning on this network's evaluations, every child evaluated)."""
     from stable_baselines3 import PPO
 
     meta_path = Path(agent_path).with_suffix(".json")
@@ -182,13 +184,13 @@ def search_with_agent(agent_path: str | Path, problem: Problem, evaluations: int
         searcher = make_searcher("ppo-mutate", seed, n_envs=model.n_envs)
         assert isinstance(searcher, PPOMutateSearcher)
         incumbent = start_incumbent(problem, budget)
-        venv = searcher.mutation_envs(problem, budget, incumbent)
+        venv = searcher.mutation_envs(problem, budget, incumbent, skip_unchanged=not finetune)
         steps = 0
         try:
             if finetune:
                 model.set_env(venv)
-                model.learn(MAX_STEPS_PER_EVALUATION * evaluations * len(problem.space),
-                            callback=StopAtBudget(budget), reset_num_timesteps=True)
+                model.learn(evaluations * len(problem.space), callback=StopAtBudget(budget),
+                            reset_num_timesteps=True)
                 steps = int(model.num_timesteps)
             else:
                 obs = venv.reset()

@@ -375,13 +375,15 @@ class PPOMutateSearcher(Sb3Searcher):
         bias_keep(model, float(self.own["keep_logit"]))
         return model
 
-    def mutation_envs(self, problem: Problem, evaluate: EvaluateFn, incumbent: Any) -> Any:
+    def mutation_envs(self, problem: Problem, evaluate: EvaluateFn, incumbent: Any, *,
+                      skip_unchanged: bool = False) -> Any:
         from stable_baselines3.common.vec_env import DummyVecEnv
 
         from rl_search.mutate_env import MutationEnv
 
         floor = float(self.own["reward_floor"])
-        return DummyVecEnv([lambda: MutationEnv(problem, incumbent, evaluate, floor)
+        return DummyVecEnv([lambda: MutationEnv(problem, incumbent, evaluate, floor,
+                                                skip_unchanged)
                             for _ in range(int(self.own["n_envs"]))])
 
     def search(self, problem: Problem, budget: EvaluationBudget) -> None:
@@ -396,9 +398,7 @@ class PPOMutateSearcher(Sb3Searcher):
         try:
             with deterministic_torch():
                 self.model = self.build_mutation_model(vec_env, episode)
-                from rl_search.mutate_train import MAX_STEPS_PER_EVALUATION
-
-                self.model.learn(MAX_STEPS_PER_EVALUATION * budget.total * episode,
+                self.model.learn(budget.total * episode,
                                  callback=CallbackList(self.callbacks(budget)))
         finally:
             self.train_seconds = time.perf_counter() - t0

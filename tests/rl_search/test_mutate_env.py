@@ -101,12 +101,13 @@ def test_budget_spent_truncates_without_evaluating(problem) -> None:  # type: ig
     assert budget.used == 1
 
 
-def test_an_unchanged_child_costs_nothing(problem) -> None:  # type: ignore[no-untyped-def]
-    """Keep on every knob (or down at a floor, clipped): the child is its parent, so it is not
-    evaluated; the episode ends with reward 0."""
+def test_an_unchanged_child_costs_nothing_when_skipped(problem) -> None:  # type: ignore[no-untyped-def]
+    """With ``skip_unchanged`` (a frozen policy), keep on every knob (or up at the ceiling,
+    clipped): the child is its parent, so it is not evaluated; the episode ends with reward 0.
+    Without it, the same episode is evaluated (a learning policy needs its zero gain)."""
     budget = EvaluationBudget(problem, 5)
     inc = start_incumbent(problem, budget)
-    env = MutationEnv(problem, inc, budget)
+    env = MutationEnv(problem, inc, budget, skip_unchanged=True)
     for first in (KEEP, 2):  # knob 0 starts at its top: "up" is clipped to no move
         env.reset(seed=0)
         for j in range(len(problem.space)):
@@ -114,6 +115,11 @@ def test_an_unchanged_child_costs_nothing(problem) -> None:  # type: ignore[no-u
         assert term and not trunc and reward == 0.0
         assert info == {"unchanged": True, "changed": 0}
     assert budget.used == 1 and inc.unchanged == 2
+    env = MutationEnv(problem, inc, budget)
+    env.reset(seed=0)
+    for _ in range(len(problem.space)):
+        _, reward, term, _, info = env.step(KEEP)
+    assert term and budget.used == 2 and info["changed"] == 0
 
 
 def test_bad_actions_and_floor_are_refused(problem) -> None:  # type: ignore[no-untyped-def]
