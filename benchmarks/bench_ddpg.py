@@ -43,5 +43,6 @@ for lean in (False, True):
 print(f"machine: {platform.platform()}, {cpu_model()}, torch {torch.__version__}")
 print(f"ddpg-haq on {args.workload} (haq space), {args.episodes} episodes, seed 0")
 print(f"  SB3's update loop   {seconds[False]:.3f} s/episode")
-print(f"  lean update loop    {seconds[True]:.3f} s/episode   ({seconds[False] / seconds[True]:.2f}x)")
+ratio = seconds[False] / seconds[True]
+print(f"  lean update loop    {seconds[True]:.3f} s/episode   ({ratio:.2f}x)")
 print(f"  networks bitwise equal: {torch.equal(params[False], params[True])}")
