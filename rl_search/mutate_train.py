@@ -86,7 +86,7 @@ def train_mutation_agent(make: Callable[[str], Problem], workloads: Sequence[str
         for i in range(searches):
             name = workloads[i % len(workloads)]
             problem = make(name)
-            budget = EvaluationBudget(problem, evaluations, _feasible_tracker(problem))
+            budget = EvaluationBudget(problem, evaluations, _FeasibleTracker(problem))
             incumbent = start_incumbent(problem, budget)
             venv = searcher.mutation_envs(problem, budget, incumbent)
             if model is None:
@@ -175,7 +175,7 @@ def search_with_agent(agent_path: str | Path, problem: Problem, evaluations: int
         raise CodesignError(f"{agent_path}: not a mutation agent of this version ({meta_path} "
                             f"says format {meta.get('format')!r}); train one with "
                             f"`codesign train --algo ppo-mutate`")
-    tracker = _feasible_tracker(problem)
+    tracker = _FeasibleTracker(problem)
     budget = EvaluationBudget(problem, evaluations, tracker)
     t0 = time.perf_counter()
     with deterministic_torch():
@@ -222,9 +222,3 @@ class _FeasibleTracker:
             if not best >= self.best_latency:  # NaN (none yet) or lower
                 self.best_latency = best
         return ev
-
-
-def _feasible_tracker(problem: Problem) -> _FeasibleTracker:
-    return _FeasibleTracker(problem)
-
-

@@ -192,7 +192,7 @@ class Problem:
 
     def _raw(self, X: IntArray) -> dict[str, Any]:
         """Latency, accuracy and resource fit of points, without budgets or repair."""
-        batch = self.space.decode_batch(X)
+        batch = self.space.decode_batch(X, in_range=True)  # evaluate_batch clipped X
         cost = self.target.evaluate_batch(self.space.workload, batch)
         fast = getattr(self.oracle, "estimate_arrays", None)  # unchecked: the target's arrays
         estimate = fast if fast is not None else self.oracle.estimate_batch

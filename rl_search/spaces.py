@@ -245,13 +245,18 @@ class DesignSpace:
 
     # ------------------------------------------------------------------ batch decoding
 
-    def decode_batch(self, X: Any) -> DesignBatch:
-        """The :class:`~cost_models.DesignBatch` of a batch of points (what targets take)."""
+    def decode_batch(self, X: Any, *, in_range: bool = False) -> DesignBatch:
+        """The :class:`~cost_models.DesignBatch` of a batch of points (what targets take).
+
+        :param in_range: the caller has clipped ``X`` into the space (:meth:`clip`), so the
+            range check is skipped (the search inner loop); otherwise an index out of range
+            raises.
+        """
         X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=np.int64)))
         if X.ndim != 2 or X.shape[1] != len(self.knobs):
             raise CodesignError(f"space {self.name!r} points have {len(self.knobs)} entries, "
                                 f"got shape {X.shape}")
-        if X.size and (X.min() < 0 or (X >= self.nvec).any()):
+        if not in_range and X.size and (X.min() < 0 or (X >= self.nvec).any()):
             raise CodesignError(f"space {self.name!r}: indices must be ints in [0, nvec), "
                                 f"got {X[(X < 0) | (X >= self.nvec)][:5].tolist()} ...")
         out = {}
