@@ -212,7 +212,9 @@ def _finish(config: RunConfig, run_dir: Path, problem: Problem, searcher: Search
     files.update(write_plots(run_dir, records, config, problem.space.workload.layer_names))
     files["summary"] = run_dir / SUMMARY_FILE
     files["timing"] = run_dir / TIMING_FILE
-    write_json(files["timing"], run_timing(len(records) - replayed, elapsed, backend))
+    steps = getattr(getattr(searcher, "model", None), "num_timesteps", None)
+    write_json(files["timing"], run_timing(len(records) - replayed, elapsed, backend,
+                                           int(steps) if steps else None))
     summary = run_summary(config, records, status="complete", replayed=replayed,
                           elapsed_s=elapsed, extra=extra)
     summary["files"] = {k: p.name for k, p in files.items()}

@@ -115,14 +115,20 @@ def run_summary(config: RunConfig, records: Sequence[Mapping[str, Any]], *, stat
     }
 
 
-def run_timing(records_new: int, elapsed_s: float, backend: str) -> dict[str, Any]:
+def run_timing(records_new: int, elapsed_s: float, backend: str,
+               env_steps: int | None = None) -> dict[str, Any]:
     """What ``timing.json`` holds: this session's wall time, rate and backend (kept out of
     ``summary.json`` so that a run folder's results are byte-identical whichever machine or
-    backend evaluated them)."""
-    return {"elapsed_s": round(elapsed_s, 3),
-            "evaluations_per_s": (round(records_new / elapsed_s, 1)
-                                  if elapsed_s > 0 and records_new else None),
-            "evaluated_this_session": records_new, "backend": backend}
+    backend evaluated them), and for an SB3 agent the env steps it took and their rate (its
+    throughput while training, evaluations included)."""
+    out = {"elapsed_s": round(elapsed_s, 3),
+           "evaluations_per_s": (round(records_new / elapsed_s, 1)
+                                 if elapsed_s > 0 and records_new else None),
+           "evaluated_this_session": records_new, "backend": backend}
+    if env_steps:
+        out["agent_env_steps"] = env_steps
+        out["agent_env_steps_per_s"] = round(env_steps / elapsed_s, 1) if elapsed_s > 0 else None
+    return out
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -231,3 +231,20 @@ def test_an_interrupted_ppo_mutate_run_resumes_on_the_same_path(tmp_path: Path) 
                 .splitlines()]
 
     assert len(xs(cut)) == 50 and xs(cut) == xs(straight)
+
+
+def test_an_agent_run_reports_its_env_steps_per_second(tmp_path: Path) -> None:
+    """An explore run of an SB3 agent writes its env steps and their rate to timing.json (a
+    classic searcher's timing has neither)."""
+    from rl_search.runner import RunConfig, explore
+
+    for searcher, options in (("ppo-mutate", {"n_envs": 2}), ("random", {})):
+        config = RunConfig(workload="resnet20", target="n3h-zcu102", space="haq",
+                           searcher=searcher, searcher_options=options, budget=12)
+        run = explore(config, tmp_path / searcher, progress=False).run_dir
+        timing = json.loads((run / "timing.json").read_text())
+        if searcher == "random":
+            assert "agent_env_steps" not in timing
+        else:  # 12 evaluations: the start, then 11 children of len(space) steps each, or more
+            assert timing["agent_env_steps"] >= 11 * 18
+            assert timing["agent_env_steps_per_s"] > 0
