@@ -23,7 +23,7 @@ therefore applies to any other (:func:`rl_search.train.propose_mutations`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -55,8 +55,9 @@ and ``incumbent_latency``, clipped to [-1, 1] and [0, 2])."""
 
 @dataclass
 class Incumbent:
-    """The search state the sub-environments share: the best point evaluated so far and what
-    it scored, and how the evaluations went.
+    """The search state the sub-environments share: the best point evaluated so far, what it
+    scored, and how many children improved on it or were skipped unchanged (the budget counts
+    the evaluations and keeps the best-so-far history).
 
     :param x: the incumbent point (choice indices).
     :param reward: its reward (``-inf`` until it is evaluated).
@@ -67,14 +68,11 @@ class Incumbent:
     slack: float = 1.0
     feasible: bool = False
     latency: float = 1.0
-    evaluations: int = 0
     improvements: int = 0
     unchanged: int = 0
-    history: list[float] = field(default_factory=list)
 
     def offer(self, ev: BatchEvaluation, slack: float, latency: float) -> bool:
         """Make evaluation 0 of ``ev`` the incumbent when it scores higher; returns whether."""
-        self.evaluations += 1
         better = bool(ev.reward[0] > self.reward)
         if better:
             self.x = ev.x[0].copy()
@@ -83,7 +81,6 @@ class Incumbent:
             self.feasible = bool(ev.feasible[0])
             self.latency = latency
             self.improvements += 1
-        self.history.append(self.reward)
         return better
 
 

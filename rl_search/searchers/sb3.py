@@ -360,8 +360,6 @@ class PPOMutateSearcher(Sb3Searcher):
             raise CodesignError(f"ppo-mutate: n_envs and rollout_episodes must be >= 1, got "
                                 f"{self.own['n_envs']} and {self.own['rollout_episodes']}")
         self.incumbent: Any = None
-        self.env_steps = 0
-        self.train_seconds = 0.0
 
     def build_mutation_model(self, vec_env: Any, episode: int) -> BaseAlgorithm:
         """PPO over ``vec_env`` (sub-environments of ``episode`` steps), action head biased."""
@@ -387,22 +385,15 @@ class PPOMutateSearcher(Sb3Searcher):
                             for _ in range(int(self.own["n_envs"]))])
 
     def search(self, problem: Problem, budget: EvaluationBudget) -> None:
-        import time
-
         from rl_search.mutate_env import start_incumbent
 
         self.incumbent = start_incumbent(problem, budget, self.own["start"])
         episode = len(problem.space)
         vec_env = self.mutation_envs(problem, budget, self.incumbent)
-        t0 = time.perf_counter()
-        try:
-            with deterministic_torch():
-                self.model = self.build_mutation_model(vec_env, episode)
-                self.model.learn(budget.total * episode,
-                                 callback=CallbackList(self.callbacks(budget)))
-        finally:
-            self.train_seconds = time.perf_counter() - t0
-            self.env_steps = int(self.model.num_timesteps) if self.model is not None else 0
+        with deterministic_torch():
+            self.model = self.build_mutation_model(vec_env, episode)
+            self.model.learn(budget.total * episode,
+                             callback=CallbackList(self.callbacks(budget)))
 
 
 def bias_keep(model: BaseAlgorithm, keep_logit: float) -> None:
