@@ -76,8 +76,9 @@ for wl_name in args.workloads.split(","):
             return ev
 
         t0 = time.perf_counter()
-        make_searcher("genetic", args.seed).run(problem,
-                                                EvaluationBudget(problem, args.budget, evaluate))
+        budget = EvaluationBudget(problem, args.budget, evaluate)
+        make_searcher("genetic", args.seed).run(problem, budget)
+        took = time.perf_counter() - t0
         if best[0] is None:
             rows.append((wl_name, target, "searched: none feasible", "-", "-", "-", "-", "-"))
             continue
@@ -87,7 +88,7 @@ for wl_name in args.workloads.split(","):
         label = (f"searched ({arr.rows}x{arr.cols}, SRAM {arr.ifmap_sram_kib}/"
                  f"{arr.filter_sram_kib}/{arr.ofmap_sram_kib} KiB, "
                  f"{'Bit Fusion' if arr.bit_fusion else 'fixed PEs'}, "
-                 f"{len(bits)} (W,A) pairs; {time.perf_counter() - t0:.0f} s)")
+                 f"{len(bits)} (W,A) pairs; {took:.0f} s, {budget.used / took:,.0f} designs/s)")
         rows.append((wl_name, target, label,
                      *describe(cm.evaluate(wl, target, design), best[2])))  # type: ignore[arg-type]
 
