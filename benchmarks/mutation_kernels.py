@@ -27,6 +27,7 @@ import ast
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -98,8 +99,9 @@ def prepare(args: argparse.Namespace, workdir: Path) -> list[Path]:
         copy, session = workdir / f"w{worker}", workdir / f"session{worker}.sqlite"
         sessions.append(session)
         config = workdir / f"config{worker}.toml"  # rewritten each run: exec reads it
-        config.write_text(CONFIG.format(module=args.module, timeout=args.timeout,
-                                        command=command.replace('"', '\\"')))
+        if not args.report or not config.exists():
+            config.write_text(CONFIG.format(module=args.module, timeout=args.timeout,
+                                            command=command.replace('"', '\\"')))
         pristine = workdir / "module.orig"
         if session.exists():
             # an interrupted exec can leave its mutant on disk: put the original back
@@ -201,14 +203,27 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="copies and sessions (default .mutation/<module stem>)")
     parser.add_argument("--report", action="store_true", help="print the score, run nothing")
+    parser.add_argument("--recheck", action="store_true",
+                        help="run the surviving mutants again (after adding tests)")
     args = parser.parse_args()
     if not Path(args.module).is_file():
         parser.error(f"--module {args.module}: no such file (run from the repository root)")
     workdir = (args.workdir or Path(".mutation") / Path(args.module).stem).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     sessions = prepare(args, workdir)
+    if args.recheck:
+        for session in sessions:  # survivors run again, e.g. against tests added since
+            with sqlite3.connect(session) as db:
+                db.execute("delete from work_results where test_outcome = 'SURVIVED'")
     if not args.report:
-        env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+        # No bytecode anywhere the tests could read it: a mutant written in the same second as
+        # the original, with the same size, would otherwise load the original's cached .pyc
+        # (Python checks only mtime and size) and pass for a survivor.
+        empty = workdir / "no-pycache"
+        shutil.rmtree(empty, ignore_errors=True)
+        empty.mkdir()
+        env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONDONTWRITEBYTECODE="1",
+                   PYTHONPYCACHEPREFIX=str(empty))
         runs = [subprocess.Popen([sys.executable, "-m", "cosmic_ray.cli", "exec",
                                   str((workdir / f"config{w}.toml").resolve()),
                                   str(s.resolve())], cwd=workdir / f"w{w}", env=env)
