@@ -12,9 +12,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hwsim.fpga import analytic as an
+from hwsim.ir.workload import WorkloadArrays
 
 
 def _load_naive():  # tests/ is not a package; load tests/naive.py by path
@@ -49,3 +51,45 @@ def test_balance_solve_matches_the_full_scan(case: tuple) -> None:
     want = naive.scan_balance(m, n, k, w, a, lut, dsp, valid_only, count, indep)
     assert an._balance_one(m, n, k, count, indep, w, a, lut, dsp, valid_only)[:2] == want
     assert an._exact_one(m, n, k, count, indep, w, a, lut, dsp, valid_only) == want
+
+
+def test_memoised_designs_on_many_pairs_of_cores_match_the_naive_network() -> None:
+    """Eight designs on eight different pairs of cores, every split solved: the memoised path
+    (more groups than any other dimension of its tables) gives each design the plain scan's
+    splits on the layer's largest GEMM and the plain network sum at those splits.
+    Kills ``n_groups = lut_arr.shape[0]`` -> ``shape[1]`` (tables sized for 5 groups)."""
+    # three layers: two GEMMs (the second the largest), one with independent repetitions, one
+    # with dependent ones
+    m = [196, 196, 49, 4]
+    n = [64, 128, 1, 512]
+    k = [576, 576, 9, 384]
+    count = [1, 1, 96, 8]
+    layer = [0, 0, 1, 2]
+    first = [0, 2, 3, 4]
+    indep = [1, 1, 1, 0]
+    arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                                 (m, n, k, count, layer, first, indep)])
+    main = np.array([1, 2, 3], dtype=np.int64)
+    rng = np.random.default_rng(3)
+    size = 8
+    luts = [(int(rng.choice([4, 8, 16])), 128, int(rng.choice([8, 16])), 1024 * (d + 1), 64)
+            for d in range(size)]
+    dsps = [(2048 * (1 + d % 3), 1024, 4) for d in range(size)]
+    w = rng.integers(2, 9, size=(size, 3))
+    a = rng.integers(2, 9, size=(size, 3))
+    rho = np.full((size, 3), np.nan)
+    lut_rows = np.array(luts, dtype=np.int64)
+    dsp_rows = np.array(dsps, dtype=np.int64)
+    _, _, groups = an._hardware_groups(lut_rows, dsp_rows, an._MEMO_MAX_GROUPS)
+    assert groups == size  # the memoised path, with eight groups
+    cycles, rho_out, _, _ = an.batch_designs(arrays, main, w, a, rho, lut_rows, dsp_rows)
+    for d in range(size):
+        want_rho = []
+        for i, g in enumerate(main):
+            n_lut, _ = naive.scan_balance(m[g], n[g], k[g], int(w[d, i]), int(a[d, i]), luts[d],
+                                          dsps[d], True, count[g], bool(indep[g]))
+            want_rho.append(n_lut / (n[g] * count[g]))
+        assert rho_out[d].tolist() == want_rho
+        want = naive.network_cycles(m, n, k, count, layer, w[d].tolist(), a[d].tolist(),
+                                    want_rho, luts[d], dsps[d], True, [bool(x) for x in indep])
+        assert cycles[d] == want
