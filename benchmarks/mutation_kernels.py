@@ -104,8 +104,8 @@ def prepare(args: argparse.Namespace, workdir: Path) -> list[Path]:
                                             command=command.replace('"', '\\"')))
         pristine = workdir / "module.orig"
         if session.exists():
-            # an interrupted exec can leave its mutant on disk: put the original back
-            shutil.copy2(pristine, copy / args.module)
+            if not args.report:  # an interrupted exec can leave its mutant on disk
+                shutil.copy2(pristine, copy / args.module)
             continue
         copy_repository(copy)
         shutil.copy2(args.module, pristine)
@@ -210,6 +210,14 @@ def main() -> None:
         parser.error(f"--module {args.module}: no such file (run from the repository root)")
     workdir = (args.workdir or Path(".mutation") / Path(args.module).stem).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    lock = workdir / "running.pid"
+    if not args.report:
+        # one run at a time: a second one would write the original module over the first one's
+        # mutants while their tests run (and report them as survivors)
+        if lock.exists() and Path(f"/proc/{lock.read_text().strip()}").exists():
+            sys.exit(f"a run is going on in {workdir} (pid {lock.read_text().strip()}); "
+                     f"--report reads its results")
+        lock.write_text(str(os.getpid()))
     sessions = prepare(args, workdir)
     if args.recheck:
         for session in sessions:  # survivors run again, e.g. against tests added since
@@ -230,6 +238,7 @@ def main() -> None:
                 for w, s in enumerate(sessions)]
         for run in runs:
             run.wait()
+        lock.unlink(missing_ok=True)
     report(sessions, args.module)
 
 
