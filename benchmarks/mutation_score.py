@@ -2,7 +2,8 @@
 
 Reads the modules listed under ``[tool.mutmut] only_mutate`` in pyproject.toml and, for each,
 mutmut's own record of every mutant (``mutants/<module>.meta``), classified with mutmut's
-exit-code table. Prints killed / total and the score per module, then every mutant that was not
+exit-code table. Prints killed / total and the score per module (a mutant whose tests time out,
+an endless loop, counts as killed), then every mutant that was not
 killed (look at one with ``.venv/bin/mutmut show NAME``). README, "Mutation testing".
 
 Run from the repository root:
@@ -33,12 +34,17 @@ for module in config["only_mutate"]:
     exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
     statuses = {name: status_by_exit_code[code] for name, code in exit_codes.items()}
     counts = Counter(statuses.values())
-    killed, total = counts["killed"], len(statuses)
+    # a mutant that makes the tests hang past mutmut's timeout is caught too (an endless loop)
+    killed, total = counts["killed"] + counts["timeout"], len(statuses)
     total_killed, total_mutants = total_killed + killed, total_mutants + total
-    other = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "killed")
+    other = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())
+                      if s not in ("killed", "timeout"))
+    if counts["timeout"]:
+        other = f"({counts['timeout']} of the killed by timeout) {other}".strip()
     score = f"{100.0 * killed / total:6.1f}%" if total else "    n/a"
     print(f"{module:34s} {killed:7d} {total:6d} {score}  {other}")
-    not_killed += [(name, s) for name, s in sorted(statuses.items()) if s != "killed"]
+    not_killed += [(name, s) for name, s in sorted(statuses.items())
+                   if s not in ("killed", "timeout")]
 
 if total_mutants:
     print(f"{'all':34s} {total_killed:7d} {total_mutants:6d} "

@@ -41,6 +41,9 @@ BALANCE_CASES = [
     # `f & (f - 1) == 0` -> `f & (f + 1) == 0` (f = 7 taken for a power of two): C_Lf as
     # X * (1/7) instead of X / 7 is one ulp off
     (16, 237, 1970, 1, False, 2, 6, (62, 64, 21, 609013, 7), (24576, 43, 8), False),
+    # `c2 = c_lf * 128.0` -> `* 129.0` (_lf_exact): with f = 27, C_Lf is inexact, yet 129*C_Lf
+    # rounds to an integer, so the mutant takes C_Lf*T_m for C_Lf*I/T_n: one ulp off
+    (13169, 507, 286, 1, False, 2, 6, (41, 192, 45, 18432, 27), (20, 11171, 4), False),
 ]
 
 
