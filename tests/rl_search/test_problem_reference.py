@@ -811,3 +811,25 @@ def test_the_oracle_sees_the_ranks() -> None:
     p = Problem(sp, StubTarget(), RankOracle(), Objective(max_accuracy_drop=None))
     np.testing.assert_allclose(p.evaluate_batch(np.array([[3, 1], [15, 3], [15, 0]])).accuracy,
                                [0.68, 0.7, 0.69])
+
+
+def test_score_kernel_on_hand_worked_rows() -> None:
+    """The objective kernel itself, on rows worked out by hand from its docstring (baseline
+    0.9, reference 10 ms): a design that cannot run, under a 5 ms budget, owes 10 and no
+    latency overshoot (its latency is not a number to compare): -2 - 10; a feasible design
+    slower than twice the reference is capped at -2; one at 15 ms gets -1.5."""
+    from rl_search.problem import _score_kernel
+
+    latency = np.array([np.inf, 30.0, 15.0])
+    acc = np.array([0.9, 0.9, 0.88])
+    fits = np.array([True, True, True])
+    drop, feasible, reward = _score_kernel(latency, acc, fits, 0.9, True, 5.0, math.nan, True,
+                                           10.0)
+    assert feasible.tolist() == [False, False, False]
+    assert reward[0] == -12.0
+    assert reward[1] == pytest.approx(-2.0 - (30.0 / 5.0 - 1.0))
+    drop, feasible, reward = _score_kernel(latency, acc, fits, 0.9, True, math.nan, math.nan,
+                                           True, 10.0)
+    assert feasible.tolist() == [False, True, True]
+    assert reward[1:].tolist() == [-2.0, -1.5]
+    assert drop.tolist() == pytest.approx([0.0, 0.0, 0.02])
