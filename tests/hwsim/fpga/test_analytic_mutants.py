@@ -96,3 +96,26 @@ def test_memoised_designs_on_many_pairs_of_cores_match_the_naive_network() -> No
         want = naive.network_cycles(m, n, k, count, layer, w[d].tolist(), a[d].tolist(),
                                     want_rho, luts[d], dsps[d], True, [bool(x) for x in indep])
         assert cycles[d] == want
+
+
+def test_memoised_designs_without_dsp_work_report_widest_one() -> None:
+    """A DSP core too small to run anything (Dl < T_k: no row fits) leaves every layer on the
+    LUT core; ``widest`` is then 1 (the documented value when no layer uses the DSP core) and
+    no layer is marked as using it. Kills ``widest_d = 1`` -> ``0`` in the memoised path."""
+    arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                              ([196, 49], [64, 128], [576, 1152], [1, 1], [0, 1], [0, 1, 2],
+                               [1, 1])])
+    main = np.array([0, 1], dtype=np.int64)
+    lut = np.array([(8, 128, 16, 4096, 64)] * 3, dtype=np.int64)
+    dsp = np.array([(1, 1, 4)] * 3, dtype=np.int64)  # r_l = Dl // T_k = 0: cannot run
+    w = np.array([[4, 8], [2, 2], [8, 4]])
+    a = np.array([[4, 8], [2, 2], [8, 4]])
+    rho = np.full((3, 2), np.nan)
+    cycles, rho_out, widest, on_dsp = an.batch_designs(arrays, main, w, a, rho, lut, dsp)
+    assert widest.tolist() == [1, 1, 1]
+    assert on_dsp.tolist() == [[0, 0]] * 3
+    assert rho_out.tolist() == [[1.0, 1.0]] * 3
+    for d in range(3):  # everything on the LUT core: the plain LUT-core cycles, summed
+        want = sum(naive.lut_core_cycles(arrays.m[g], arrays.n[g], arrays.k[g], int(w[d, g]),
+                                         int(a[d, g]), 8, 128, 16, 4096, 64) for g in range(2))
+        assert cycles[d] == want
