@@ -119,3 +119,21 @@ def test_memoised_designs_without_dsp_work_report_widest_one() -> None:
         want = sum(naive.lut_core_cycles(arrays.m[g], arrays.n[g], arrays.k[g], int(w[d, g]),
                                          int(a[d, g]), 8, 128, 16, 4096, 64) for g in range(2))
         assert cycles[d] == want
+
+
+@pytest.mark.parametrize("w_bits", [1, 2, 8])
+def test_lut_core_from_its_terms_matches_the_naive_model_on_small_tile_counts(w_bits: int) -> None:
+    """The tile search's L_LUT (``_lut_at`` on ``_lut_terms``), at every small (T_m, R, T_n) with
+    T_k = 1, Dm = Dn = 1: bitwise the plain transcription of the release's ``cal_bismo``.
+    Small counts put ``I = T_n*T_m`` on the stall's threshold ``R + 3`` (kills ``i > big_r + 3``
+    -> ``+ 2`` in ``_lut_at``, which the balance tests never evaluate there)."""
+    k, a_bits, dk, f = 64, 1, 64, 64
+    for lmem in range(3, 11):  # R = LMEM // (T_k * a_bits) = LMEM
+        for m in range(1, 13):  # T_m = m
+            status, terms = an._lut_terms(m, k, w_bits, a_bits, (1, dk, 1, lmem, f), True)
+            assert status == 0
+            for n in range(1, 7):  # T_n = n
+                want = naive.lut_core_cycles(m, n, k, w_bits, a_bits, 1, dk, 1, lmem, f)
+                assert an._lut_at(n, terms, -1.0) == want
+                exact = an._lf_exact(terms[4], m, n + 1.0)
+                assert an._lut_at(n, terms, exact) == want
