@@ -137,3 +137,27 @@ def test_lut_core_from_its_terms_matches_the_naive_model_on_small_tile_counts(w_
                 assert an._lut_at(n, terms, -1.0) == want
                 exact = an._lf_exact(terms[4], m, n + 1.0)
                 assert an._lut_at(n, terms, exact) == want
+
+
+def test_two_independent_repetitions_split_whole_on_the_dsp_flag() -> None:
+    """A layer of two independent repetitions at a given split of 0.8 runs both on the LUT
+    core: c_L = round(2 * 0.8) = 2, c_D = 0 (split_gemm's rule, worked by hand), so the layer
+    leaves no work on the DSP core and the widest DSP activation stays 1, although a split by
+    channels would give the DSP core round(64 * 0.2) = 13 of them. Kills ``count > 1`` ->
+    ``count > 2`` in ``_gemm_term``."""
+    arrays = WorkloadArrays(*[np.array(v, dtype=np.int64) for v in
+                              ([196, 196], [64, 64], [576, 576], [1, 2], [0, 1], [0, 1, 2],
+                               [1, 1])])
+    main = np.array([0, 1], dtype=np.int64)
+    lut = np.array([(8, 128, 16, 4096, 64)], dtype=np.int64)
+    dsp = np.array([(2048, 1024, 4)], dtype=np.int64)
+    w = np.array([[4, 4]])
+    a = np.array([[8, 6]])
+    rho = np.array([[1.0, 0.8]])  # layer 0 all on the LUT core; layer 1 by repetitions
+    cycles, _, widest, on_dsp = an.batch_designs(arrays, main, w, a, rho, lut, dsp)
+    assert on_dsp.tolist() == [[0, 0]]
+    assert widest.tolist() == [1]
+    lut_hw = (8, 128, 16, 4096, 64)
+    want = (naive.lut_core_cycles(196, 64, 576, 4, 8, *lut_hw)
+            + 2 * naive.lut_core_cycles(196, 64, 576, 4, 6, *lut_hw))
+    assert cycles[0] == want
